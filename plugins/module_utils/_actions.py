@@ -1,0 +1,56 @@
+# Copyright (c) 2026 novalite.compute contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Shared plumbing for operations that change an instance: task-state
+transitions checked against the expected previous state, and the action log
+entries around each operation (Nova's wrap_instance_event / _record_action_start).
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from ansible_collections.novalite.compute.plugins.module_utils._errors import NovaliteError
+from ansible_collections.novalite.compute.plugins.module_utils._records import ANY, utcnow
+
+
+class Operation(object):
+    """One action on one instance: ``step()`` names the current phase so a
+    failure says where it happened; ``transition()`` persists a task_state
+    change only if the record on disk still has the expected one."""
+
+    def __init__(self, store, record, action):
+        self.store = store
+        self.record = record
+        self.action = action
+        self.phase = None
+        self.log = store.actions(record.uuid)
+
+    def step(self, phase):
+        self.phase = phase
+
+    def transition(self, expected=ANY, **changes):
+        for field, value in changes.items():
+            setattr(self.record, field, value)
+        self.store.save(self.record, expected_task_state=expected)
+
+    def event(self, event, **fields):
+        self.log.append(self.action, event, **fields)
+
+    @contextlib.contextmanager
+    def running(self, on_error=None):
+        """Log start/finish/error around the block. On a collection error,
+        ``on_error(exc)`` decides what the record becomes, the fault is
+        written, and the error is re-raised naming the instance and phase."""
+        self.event('start')
+        try:
+            yield self
+        except NovaliteError as exc:
+            exc.with_context(instance=self.record.label, step=self.phase)
+            if on_error is not None:
+                on_error(exc)
+            self.record.fault = {'message': exc.message, 'step': exc.step, 'action': self.action,
+                                 'time': utcnow()}
+            self.store.save(self.record)
+            self.event('error', step=exc.step, message=exc.message)
+            raise
+        self.event('finish', result='success')

@@ -1,0 +1,193 @@
+# Copyright (c) 2026 novalite.compute contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Operations on an existing instance: power on, clean power off, delete,
+redefine from the record, metadata update, in-place flavor change.
+
+Each runs as an ``Operation``: task_state set (checked against the expected
+previous value) before acting, cleared after, action log start/finish/error.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+from ansible_collections.novalite.compute.plugins.module_utils import _disks
+from ansible_collections.novalite.compute.plugins.module_utils import _paths
+from ansible_collections.novalite.compute.plugins.module_utils import _states as states
+from ansible_collections.novalite.compute.plugins.module_utils._actions import Operation
+from ansible_collections.novalite.compute.plugins.module_utils._designer import disk_mapping, instance_metadata
+from ansible_collections.novalite.compute.plugins.module_utils._domain_xml import METADATA_NS
+from ansible_collections.novalite.compute.plugins.module_utils._errors import (
+    DomainNotFound,
+    NovaliteError,
+    WaitTimeout,
+)
+from ansible_collections.novalite.compute.plugins.module_utils._power import PowerState, wait_for
+from ansible_collections.novalite.compute.plugins.module_utils._records import utcnow
+from ansible_collections.novalite.compute.plugins.module_utils._spawn import wait_running, write_guest_xml
+
+OFF_STATES = frozenset((PowerState.SHUTDOWN, PowerState.CRASHED))
+SHUTDOWN_RETRY_INTERVAL = 10  # seconds between ACPI presses (Nova's retry_interval)
+
+
+def clean_power_off(guest, timeout, retry_interval=SHUTDOWN_RETRY_INTERVAL):
+    """Nova's _clean_shutdown: press the power button, re-press every
+    ``retry_interval`` s, and destroy after ``timeout`` s.
+    Returns how the guest went off: 'already off', 'acpi' or 'destroy'."""
+    if guest.power_state() in OFF_STATES:
+        return 'already off'
+    remaining = float(timeout)
+    while remaining > 0:
+        try:
+            guest.shutdown()
+        except NovaliteError:
+            if guest.power_state() in OFF_STATES:
+                return 'acpi'
+            raise
+        chunk = min(retry_interval, remaining)
+        try:
+            wait_for(guest.power_state, complete=OFF_STATES, timeout=chunk)
+            return 'acpi'
+        except WaitTimeout:
+            remaining -= chunk
+    guest.destroy()
+    return 'destroy'
+
+
+class Lifecycle(object):
+    def __init__(self, host, paths, store):
+        self.host = host
+        self.paths = paths
+        self.store = store
+
+    def _guest(self, record):
+        guest = self.host.guest_by_uuid(record.uuid)
+        if guest is None:
+            raise DomainNotFound('libvirt has no domain with uuid %s' % record.uuid)
+        return guest
+
+    def _restore_task_state(self, record):
+        """Nova's reverts_task_state: a failed power operation leaves
+        vm_state as it was, clears task_state and records what libvirt sees."""
+        def on_error(_exc):
+            record.task_state = None
+            guest = self.host.guest_by_uuid(record.uuid)
+            record.power_state = guest.power_state().label if guest else PowerState.NOSTATE.label
+        return on_error
+
+    def start(self, record, wait_timeout=120):
+        op = Operation(self.store, record, states.ACTION_START)
+        with op.running(on_error=self._restore_task_state(record)):
+            op.step('power on')
+            op.transition(expected=None, task_state=states.POWERING_ON)
+            guest = self._guest(record)
+            if guest.power_state() != PowerState.RUNNING:
+                guest.launch()
+            op.step('wait for running')
+            wait_running(guest, wait_timeout)
+            op.transition(expected=states.POWERING_ON, vm_state=states.ACTIVE, task_state=None,
+                          power_state=PowerState.RUNNING.label)
+        return record
+
+    def stop(self, record, shutdown_timeout=60):
+        op = Operation(self.store, record, states.ACTION_STOP)
+        with op.running(on_error=self._restore_task_state(record)):
+            op.step('power off')
+            op.transition(expected=None, task_state=states.POWERING_OFF)
+            method = clean_power_off(self._guest(record), shutdown_timeout)
+            op.event('power_off', method=method)
+            op.transition(expected=states.POWERING_OFF, vm_state=states.STOPPED, task_state=None,
+                          power_state=PowerState.SHUTDOWN.label)
+        return method
+
+    def delete(self, record, guest=None):
+        """Destroy and undefine the domain, remove the instance directory
+        (and a leftover ``_resize`` copy), mark the record deleted.
+        Works for a record whose domain is already gone, and for a domain of
+        ours whose record is gone (``record`` None)."""
+        if record is None:
+            self._remove(guest, None)
+            return None
+
+        def on_error(_exc):
+            record.vm_state = states.ERROR
+            record.task_state = None
+
+        op = Operation(self.store, record, states.ACTION_DELETE)
+        with op.running(on_error=on_error):
+            op.step('delete')
+            op.transition(task_state=states.DELETING)
+            self._remove(guest or self.host.guest_by_uuid(record.uuid), record.uuid)
+            op.transition(expected=states.DELETING, vm_state=states.DELETED, task_state=None,
+                          power_state=PowerState.NOSTATE.label, deleted_at=utcnow())
+        return record
+
+    def _remove(self, guest, uuid):
+        if guest is not None:
+            uuid = uuid or guest.uuid
+            guest.destroy()
+            guest.undefine()
+        for path in (self.paths.instance_dir(uuid), self.paths.resize_dir(uuid)):
+            if os.path.isdir(path):
+                shutil.rmtree(path)
+
+    def redefine(self, record):
+        """Define the domain again from the record (the domain was undefined
+        behind our back); the disks must still be there."""
+        op = Operation(self.store, record, states.ACTION_REDEFINE)
+        with op.running():
+            op.step('redefine')
+            root = self.paths.instance_file(record.uuid, _paths.DISK_ROOT)
+            if not os.path.exists(root):
+                raise NovaliteError('root disk %s is missing; the instance cannot be redefined' % root)
+            self.host.define(write_guest_xml(self.paths, record))
+            op.transition(power_state=PowerState.SHUTDOWN.label)
+        return record
+
+    def update_metadata(self, record, metadata):
+        op = Operation(self.store, record, states.ACTION_UPDATE)
+        with op.running():
+            op.step('update metadata')
+            record.metadata = dict(metadata)
+            write_guest_xml(self.paths, record)
+            guest = self._guest(record)
+            meta = instance_metadata(record)
+            guest.set_metadata(meta.to_xml(), 'nl', METADATA_NS, live=guest.power_state() == PowerState.RUNNING)
+            op.transition()
+        return record
+
+    def resize(self, record, flavor):
+        """Change the flavor of a powered-off instance in place: grow root
+        and ephemeral disks, recreate swap, regenerate the guest."""
+        def on_error(_exc):
+            record.task_state = None
+            record.vm_state = states.ERROR
+
+        op = Operation(self.store, record, 'resize')
+        with op.running(on_error=on_error):
+            op.step('resize disks')
+            op.transition(expected=None, task_state=states.RESIZE_FINISH,
+                          old_flavor=dict(record.flavor), new_flavor=dict(flavor))
+            old = record.flavor
+            record.flavor = dict(flavor)
+            uuid = record.uuid
+            if flavor.get('root_gb') and flavor['root_gb'] != old.get('root_gb'):
+                _disks.grow_root(self.paths.instance_file(uuid, _paths.DISK_ROOT), flavor['root_gb'])
+            local = self.paths.instance_file(uuid, _paths.DISK_LOCAL)
+            if flavor['ephemeral_gb'] and os.path.exists(local):
+                _disks.grow_ephemeral(local, flavor['ephemeral_gb'])
+            elif flavor['ephemeral_gb']:
+                _disks.create_ephemeral(local, flavor['ephemeral_gb'])
+            swap = self.paths.instance_file(uuid, _paths.DISK_SWAP)
+            if os.path.exists(swap):
+                os.unlink(swap)
+            if flavor['swap_mb']:
+                _disks.create_swap(swap, flavor['swap_mb'])
+            _disks.write_disk_info(self.paths.instance_file(uuid, _paths.DISK_INFO), dict(
+                (self.paths.instance_file(uuid, d['name']), d['format'])
+                for d in disk_mapping(record) if d['device'] == 'disk'))
+            op.step('redefine')
+            self.host.define(write_guest_xml(self.paths, record))
+            op.transition(expected=states.RESIZE_FINISH, task_state=None, old_flavor=None, new_flavor=None)
+        return record

@@ -1,0 +1,51 @@
+# Copyright (c) 2026 novalite.compute contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Inter-process file locks (Nova's ``utils.synchronized(..., external=True)``).
+
+An ``flock`` on a file under ``_locks/``: released by the kernel when the
+holder dies, so a killed module never leaves an instance locked forever.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import time
+
+from ansible_collections.novalite.compute.plugins.module_utils._errors import LockTimeout
+
+
+@contextlib.contextmanager
+def file_lock(path, timeout=300.0, what=None, clock=time.monotonic, sleep=time.sleep):
+    """Hold an exclusive lock on ``path`` (created if needed) for the block.
+
+    Waits up to ``timeout`` seconds, then raises ``LockTimeout`` naming
+    ``what`` (defaults to the path).
+    """
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        os.makedirs(directory, 0o700)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = clock() + timeout
+        delay = 0.05
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+            if clock() >= deadline:
+                raise LockTimeout('%s is held by another operation (waited %ss)'
+                                  % (what or path, int(timeout)))
+            sleep(delay)
+            delay = min(delay * 2, 0.5)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)

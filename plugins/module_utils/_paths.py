@@ -1,0 +1,74 @@
+# Copyright (c) 2026 novalite.compute contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Where things live under ``instances_path`` (one place for every file name).
+
+    <instances_path>/
+        _base/<sha1(image id)>           cached base images (Nova's _base)
+        _records/<uuid>.json             the instance record
+        _records/<uuid>.actions.jsonl    the append-only action log
+        _locks/instance-<uuid>.lock      per-instance operation lock
+        _locks/image-<sha1>.lock         per-image fetch lock
+        <uuid>/                          the instance directory
+            disk  disk.local  disk.swap  disk.config  disk.info
+            libvirt.xml  console.log
+        <uuid>_resize/                   the source copy during a resize
+"""
+
+from __future__ import annotations
+
+import os
+
+DISK_ROOT = 'disk'
+DISK_LOCAL = 'disk.local'
+DISK_SWAP = 'disk.swap'
+DISK_CONFIG = 'disk.config'
+DISK_INFO = 'disk.info'
+LIBVIRT_XML = 'libvirt.xml'
+CONSOLE_LOG = 'console.log'
+
+
+class InstancePaths(object):
+    def __init__(self, instances_path):
+        self.root = os.path.abspath(instances_path)
+        self.base_dir = os.path.join(self.root, '_base')
+        self.records_dir = os.path.join(self.root, '_records')
+        self.locks_dir = os.path.join(self.root, '_locks')
+
+    def instance_dir(self, uuid):
+        return os.path.join(self.root, uuid)
+
+    def resize_dir(self, uuid):
+        return os.path.join(self.root, uuid + '_resize')
+
+    def instance_file(self, uuid, name):
+        return os.path.join(self.instance_dir(uuid), name)
+
+    def xml(self, uuid):
+        return self.instance_file(uuid, LIBVIRT_XML)
+
+    def console_log(self, uuid):
+        return self.instance_file(uuid, CONSOLE_LOG)
+
+    def record(self, uuid):
+        return os.path.join(self.records_dir, uuid + '.json')
+
+    def actions(self, uuid):
+        return os.path.join(self.records_dir, uuid + '.actions.jsonl')
+
+    def instance_lock(self, uuid):
+        return os.path.join(self.locks_dir, 'instance-%s.lock' % uuid)
+
+    def image_lock(self, cache_name):
+        return os.path.join(self.locks_dir, 'image-%s.lock' % cache_name)
+
+    def base_image(self, cache_name):
+        return os.path.join(self.base_dir, cache_name)
+
+    def ensure_layout(self):
+        """Create the top-level directories. The instance tree must be
+        traversable by the QEMU user (0755); records and locks stay private."""
+        for path, mode in ((self.root, 0o755), (self.base_dir, 0o755),
+                           (self.records_dir, 0o700), (self.locks_dir, 0o700)):
+            if not os.path.isdir(path):
+                os.makedirs(path, mode)
+                os.chmod(path, mode)

@@ -1,0 +1,63 @@
+# Copyright (c) 2026 novalite.compute contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""qemu-img, called with argument lists, JSON output parsed (never text)."""
+
+from __future__ import annotations
+
+import json
+
+from ansible_collections.novalite.compute.plugins.module_utils._commands import run
+from ansible_collections.novalite.compute.plugins.module_utils._errors import CommandError
+
+QEMU_IMG = 'qemu-img'
+# Limits for inspecting untrusted images (as Nova's QEMU_IMG_LIMITS).
+INSPECT_ADDRESS_SPACE = 1 << 30
+INSPECT_CPU_SECONDS = 30
+
+
+def _json(stdout, what):
+    try:
+        return json.loads(stdout)
+    except ValueError:
+        raise CommandError('%s: qemu-img did not print JSON' % what)
+
+
+def info(path, fmt=None):
+    """``qemu-img info --output=json``; format probed unless ``fmt`` given.
+    ``-U`` reads images a running guest holds open (shared bases)."""
+    argv = [QEMU_IMG, 'info', '--output=json', '-U']
+    if fmt:
+        argv += ['-f', fmt]
+    argv.append(path)
+    what = 'qemu-img info %s' % path
+    _rc, out = run(argv, what, address_space=INSPECT_ADDRESS_SPACE, cpu_seconds=INSPECT_CPU_SECONDS)
+    return _json(out, what)
+
+
+def check(path, fmt):
+    """``qemu-img check --output=json``. Exit 2 (corruption) and 3 (leaks)
+    still print the report, which is returned; the caller judges it."""
+    what = 'qemu-img check %s' % path
+    _rc, out = run([QEMU_IMG, 'check', '--output=json', '-U', '-f', fmt, path], what,
+                   ok_codes=(0, 2, 3), address_space=INSPECT_ADDRESS_SPACE,
+                   cpu_seconds=INSPECT_CPU_SECONDS)
+    return _json(out, what) if out.strip() else {}
+
+
+def create(path, fmt, size_bytes, backing=None, backing_fmt=None):
+    argv = [QEMU_IMG, 'create', '-q', '-f', fmt]
+    if backing:
+        argv += ['-b', backing, '-F', backing_fmt]
+    argv.append(path)
+    if size_bytes is not None:
+        argv.append(str(size_bytes))
+    run(argv, 'qemu-img create %s' % path)
+
+
+def resize(path, fmt, size_bytes):
+    run([QEMU_IMG, 'resize', '-q', '-f', fmt, path, str(size_bytes)], 'qemu-img resize %s' % path)
+
+
+def convert(src, src_fmt, dst, dst_fmt):
+    run([QEMU_IMG, 'convert', '-q', '-f', src_fmt, '-O', dst_fmt, src, dst],
+        'qemu-img convert %s to %s' % (src, dst_fmt))

@@ -1,0 +1,59 @@
+# Copyright (c) 2026 novalite.compute contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""vm_state and task_state values, as Nova's compute/vm_states.py and
+compute/task_states.py name them. Pure constants: no libvirt, no Ansible."""
+
+from __future__ import annotations
+
+# vm_state: the stable state the instance is in.
+ACTIVE = 'active'
+BUILDING = 'building'
+STOPPED = 'stopped'
+PAUSED = 'paused'
+SUSPENDED = 'suspended'
+RESCUED = 'rescued'
+RESIZED = 'resized'
+SOFT_DELETED = 'soft-delete'
+DELETED = 'deleted'
+ERROR = 'error'
+
+VM_STATES = (ACTIVE, BUILDING, STOPPED, PAUSED, SUSPENDED, RESCUED, RESIZED,
+             SOFT_DELETED, DELETED, ERROR)
+
+# task_state: the operation in progress (None when idle).
+SCHEDULING = 'scheduling'
+BLOCK_DEVICE_MAPPING = 'block_device_mapping'
+NETWORKING = 'networking'
+SPAWNING = 'spawning'
+
+POWERING_OFF = 'powering-off'
+POWERING_ON = 'powering-on'
+DELETING = 'deleting'
+
+REBOOTING = 'rebooting'
+REBOOT_PENDING = 'reboot_pending'
+REBOOT_STARTED = 'reboot_started'
+REBOOTING_HARD = 'rebooting_hard'
+REBOOT_PENDING_HARD = 'reboot_pending_hard'
+REBOOT_STARTED_HARD = 'reboot_started_hard'
+
+RESIZE_PREP = 'resize_prep'
+RESIZE_MIGRATING = 'resize_migrating'
+RESIZE_MIGRATED = 'resize_migrated'
+RESIZE_FINISH = 'resize_finish'
+RESIZE_REVERTING = 'resize_reverting'
+RESIZE_CONFIRMING = 'resize_confirming'
+
+BUILD_TASK_STATES = (SCHEDULING, BLOCK_DEVICE_MAPPING, NETWORKING, SPAWNING)
+SOFT_REBOOT_STATES = (REBOOTING, REBOOT_PENDING, REBOOT_STARTED)
+HARD_REBOOT_STATES = (REBOOTING_HARD, REBOOT_PENDING_HARD, REBOOT_STARTED_HARD)
+RESIZE_STATES = (RESIZE_PREP, RESIZE_MIGRATING, RESIZE_MIGRATED, RESIZE_FINISH,
+                 RESIZE_REVERTING, RESIZE_CONFIRMING)
+
+# Action log names (Nova's instance_actions).
+ACTION_CREATE = 'create'
+ACTION_START = 'start'
+ACTION_STOP = 'stop'
+ACTION_DELETE = 'delete'
+ACTION_UPDATE = 'update'
+ACTION_REDEFINE = 'redefine'

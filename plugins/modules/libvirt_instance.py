@@ -1,0 +1,384 @@
+#!/usr/bin/python
+# Copyright (c) 2026 novalite.compute contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: libvirt_instance
+short_description: Build, start, stop and delete instances on a libvirt/KVM host the way nova-compute does
+version_added: 0.1.0
+description:
+  - Declares one instance on the hypervisor the task runs on.
+  - A new instance is built like Nova's C(build_and_run_instance) and C(spawn) - the image is fetched
+    once into the C(_base) cache and inspected with C(qemu-img), the root disk is a qcow2 overlay
+    on it, optional ephemeral and swap disks and a C(config-2) config drive are created, the guest
+    XML is generated and written to C(<instances_path>/<uuid>/libvirt.xml), the domain is defined
+    and started, and the module waits until libvirt reports it running.
+  - Every step is persisted in the instance record on the hypervisor (vm_state, task_state,
+    power_state) before it runs, and logged in the instance's action log. A failed build removes what it created
+    and leaves the record in vm_state V(error) with the fault.
+  - O(state=stopped) presses the ACPI power button and waits up to O(shutdown_timeout) seconds
+    before destroying the domain, like Nova's power_off.
+  - O(state=absent) destroys and undefines the domain (with NVRAM and managed save), removes the
+    instance directory and marks the record deleted. The cached base image is kept.
+  - Changing O(flavor) of an existing instance resizes it in place (powered off for the change,
+    then returned to the requested state). Disks never shrink.
+    Moving instances between hosts is the job of M(novalite.compute.instance_migrate).
+  - O(image), O(networks), O(key_data), O(user_data), O(admin_password) and O(config_drive) apply
+    when the instance is built; changing them later has no effect.
+author:
+  - novalite.compute contributors
+extends_documentation_fragment:
+  - novalite.compute.hypervisor
+attributes:
+  check_mode:
+    support: full
+    description: Computes the same plan as a real run and reports it in RV(plan) without acting.
+  diff_mode:
+    support: full
+    description: Shows before and after of the managed fields (state, vm_state, power_state, flavor, metadata).
+  idempotent:
+    support: full
+options:
+  name:
+    description:
+      - Instance name, also the libvirt domain name. Must not contain C(/) or C(..).
+      - Instances are found by O(uuid) if given, otherwise by this name in the records of this host.
+    type: str
+    required: true
+  uuid:
+    description:
+      - Instance UUID. Generated when a new instance is built without one; later runs find the
+        instance by O(name).
+    type: str
+  state:
+    description:
+      - V(running) builds the instance if needed and makes sure it runs.
+      - V(stopped) builds it without starting it, or powers it off cleanly.
+      - V(absent) deletes it.
+    type: str
+    choices: [running, stopped, absent]
+    default: running
+  flavor:
+    description:
+      - Resources of the instance. Required to build one.
+    type: dict
+    suboptions:
+      name:
+        description: Optional flavor name, kept in the record.
+        type: str
+      vcpus:
+        description: Number of virtual CPUs.
+        type: int
+        required: true
+      memory_mb:
+        description: Memory in MiB.
+        type: int
+        required: true
+      root_gb:
+        description:
+          - Root disk size in GiB. V(0) keeps the image's virtual size.
+          - An image whose virtual size is larger is refused.
+        type: int
+        default: 0
+      ephemeral_gb:
+        description: Size of C(disk.local) in GiB, formatted ext4 with label C(ephemeral0). V(0) for none.
+        type: int
+        default: 0
+      swap_mb:
+        description: Size of C(disk.swap) in MiB, formatted as swap. V(0) for none.
+        type: int
+        default: 0
+  image:
+    description:
+      - The image to boot from. Required to build an instance.
+    type: dict
+    suboptions:
+      url:
+        description:
+          - Where to fetch the image - C(http://), C(https://) or C(file://).
+          - The URL (or O(image.id)) identifies the image in the cache; publish a changed image under a new URL or id.
+        type: str
+        required: true
+      checksum:
+        description:
+          - Expected checksum as C(<algorithm>:<hex digest>), for example C(sha256:9f86...).
+        type: str
+      format:
+        description:
+          - Expected disk format. The content is probed and must match.
+        type: str
+        choices: [raw, qcow2]
+      id:
+        description: Image identity for the cache, instead of the URL.
+        type: str
+  networks:
+    description:
+      - Network interfaces, in order. Each attaches to a libvirt network or a host bridge.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      network:
+        description: Name of an active libvirt network.
+        type: str
+      bridge:
+        description: Name of an existing host bridge.
+        type: str
+      mac:
+        description: Fixed MAC address. Generated (C(fa:16:3e:xx:xx:xx)) and kept in the record if omitted.
+        type: str
+      model:
+        description: NIC model.
+        type: str
+        default: virtio
+  metadata:
+    description:
+      - Key/value metadata, written to the config drive at build time and to the domain's
+        metadata. Changing it updates the record and the domain.
+    type: dict
+  user_data:
+    description: User data for the config drive (C(openstack/latest/user_data)).
+    type: str
+  key_data:
+    description: SSH public keys for the config drive (C(public_keys)).
+    type: list
+    elements: str
+    default: []
+  admin_password:
+    description: Administrator password for the guest, written only to the config drive (never to the record or logs).
+    type: str
+  config_drive:
+    description: Attach a C(config-2) ISO9660 config drive (IDE cdrom) holding the instance metadata.
+    type: bool
+    default: true
+  virt_type:
+    description:
+      - Domain type, like Nova's C([libvirt] virt_type). V(kvm) needs hardware virtualisation;
+        V(qemu) runs the guest under TCG emulation.
+    type: str
+    choices: [kvm, qemu]
+    default: kvm
+  use_cow_images:
+    description: Root disk as a qcow2 overlay on the cached base (V(true)) or a full copy (V(false)).
+    type: bool
+    default: true
+  force_raw_images:
+    description: Convert non-raw images to raw when they enter the cache (Nova's C(force_raw_images)).
+    type: bool
+    default: false
+  fetch_timeout:
+    description: Socket timeout in seconds while downloading the image.
+    type: int
+    default: 60
+  validate_certs:
+    description: Verify TLS certificates when fetching over https.
+    type: bool
+    default: true
+  wait_timeout:
+    description: Seconds to wait for the domain to be running after starting it.
+    type: int
+    default: 120
+  shutdown_timeout:
+    description:
+      - Seconds to wait for a clean ACPI shutdown (the power button is pressed again every 10 s)
+        before the domain is destroyed. V(0) destroys at once.
+    type: int
+    default: 60
+seealso:
+  - module: novalite.compute.instance_reboot
+  - module: novalite.compute.instance_migrate
+'''
+
+EXAMPLES = r'''
+- name: Boot an instance from a qcow2 image
+  novalite.compute.libvirt_instance:
+    name: web1
+    flavor:
+      vcpus: 2
+      memory_mb: 2048
+      root_gb: 20
+      swap_mb: 512
+    image:
+      url: https://cloud.debian.org/images/cloud/bookworm/latest/debian-12-genericcloud-amd64.qcow2
+      format: qcow2
+    networks:
+      - network: default
+    key_data:
+      - "{{ lookup('ansible.builtin.file', '~/.ssh/id_ed25519.pub') }}"
+    metadata:
+      role: web
+
+- name: Stop it cleanly (ACPI, then destroy after 60 s)
+  novalite.compute.libvirt_instance:
+    name: web1
+    state: stopped
+
+- name: Delete it
+  novalite.compute.libvirt_instance:
+    name: web1
+    state: absent
+'''
+
+RETURN = r'''
+plan:
+  description: The steps this run executed (or, in check mode, would execute), in order.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"step": "spawn", "power_on": true}]
+shutdown:
+  description: How the guest was powered off when the plan had a stop step.
+  returned: when the instance was stopped
+  type: str
+  sample: acpi
+instance:
+  description: The instance record after the run, with paths. In check mode for a new instance only RV(instance.state).
+  returned: always
+  type: dict
+  contains:
+    uuid:
+      description: Instance UUID (also the domain UUID).
+      type: str
+      sample: 5b0d6b8e-8a6e-4cf5-9d0e-1b0b7d7b1f00
+    name:
+      description: Instance and domain name.
+      type: str
+    state:
+      description: The requested state after the run - V(running), V(stopped) or V(absent).
+      type: str
+    vm_state:
+      description: Nova vm_state - V(building), V(active), V(stopped), V(error), V(deleted), ...
+      type: str
+    task_state:
+      description: The operation in progress, or null.
+      type: str
+    power_state:
+      description: Power state recorded - V(running), V(shutdown), V(paused), V(crashed), V(nostate).
+      type: str
+    flavor:
+      description: vcpus, memory_mb, root_gb, ephemeral_gb, swap_mb.
+      type: dict
+    image:
+      description: The image the instance was built from.
+      type: dict
+    networks:
+      description: NICs with their MAC addresses.
+      type: list
+      elements: dict
+    metadata:
+      description: Instance metadata.
+      type: dict
+    disks:
+      description: Disk files with their device, bus and format.
+      type: list
+      elements: dict
+    instance_dir:
+      description: Directory of the instance's files.
+      type: str
+    xml_path:
+      description: The generated guest XML (C(libvirt.xml)).
+      type: str
+    console_log:
+      description: File receiving the guest's first serial port.
+      type: str
+    fault:
+      description: The last failure (message, step, action, time), or null.
+      type: dict
+    host:
+      description: Host name of the hypervisor that owns the instance.
+      type: str
+    created_at:
+      description: When the record was created (UTC).
+      type: str
+    launched_at:
+      description: When the instance first ran (UTC).
+      type: str
+'''
+
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+try:
+    import libvirt  # noqa: F401  pylint: disable=unused-import
+except ImportError:
+    LIBVIRT_IMPORT_ERROR = traceback.format_exc()
+else:
+    LIBVIRT_IMPORT_ERROR = None
+
+try:
+    import lxml  # noqa: F401  pylint: disable=unused-import
+except ImportError:
+    LXML_IMPORT_ERROR = traceback.format_exc()
+else:
+    LXML_IMPORT_ERROR = None
+
+from ansible_collections.novalite.compute.plugins.module_utils._errors import NovaliteError
+from ansible_collections.novalite.compute.plugins.module_utils._instance_module import InstanceModule
+
+
+def main():
+    flavor_spec = dict(
+        name=dict(type='str'),
+        vcpus=dict(type='int', required=True),
+        memory_mb=dict(type='int', required=True),
+        root_gb=dict(type='int', default=0),
+        ephemeral_gb=dict(type='int', default=0),
+        swap_mb=dict(type='int', default=0),
+    )
+    image_spec = dict(
+        url=dict(type='str', required=True),
+        checksum=dict(type='str'),
+        format=dict(type='str', choices=['raw', 'qcow2']),
+        id=dict(type='str'),
+    )
+    network_spec = dict(
+        network=dict(type='str'),
+        bridge=dict(type='str'),
+        mac=dict(type='str'),
+        model=dict(type='str', default='virtio'),
+    )
+    module = AnsibleModule(
+        argument_spec=dict(
+            name=dict(type='str', required=True),
+            uuid=dict(type='str'),
+            state=dict(type='str', default='running', choices=['running', 'stopped', 'absent']),
+            flavor=dict(type='dict', options=flavor_spec),
+            image=dict(type='dict', options=image_spec),
+            networks=dict(type='list', elements='dict', options=network_spec, default=[],
+                          mutually_exclusive=[('network', 'bridge')],
+                          required_one_of=[('network', 'bridge')]),
+            metadata=dict(type='dict'),
+            user_data=dict(type='str'),
+            key_data=dict(type='list', elements='str', default=[], no_log=False),
+            admin_password=dict(type='str', no_log=True),
+            config_drive=dict(type='bool', default=True),
+            virt_type=dict(type='str', default='kvm', choices=['kvm', 'qemu']),
+            use_cow_images=dict(type='bool', default=True),
+            force_raw_images=dict(type='bool', default=False),
+            fetch_timeout=dict(type='int', default=60),
+            validate_certs=dict(type='bool', default=True),
+            wait_timeout=dict(type='int', default=120),
+            shutdown_timeout=dict(type='int', default=60),
+            uri=dict(type='str', default='qemu:///system'),
+            instances_path=dict(type='path', default='/var/lib/novalite/instances'),
+            lock_timeout=dict(type='float', default=300),
+        ),
+        supports_check_mode=True,
+    )
+    if LIBVIRT_IMPORT_ERROR:
+        module.fail_json(msg=missing_required_lib('libvirt-python'), exception=LIBVIRT_IMPORT_ERROR)
+    if LXML_IMPORT_ERROR:
+        module.fail_json(msg=missing_required_lib('lxml'), exception=LXML_IMPORT_ERROR)
+
+    try:
+        result = InstanceModule(module).run()
+    except NovaliteError as exc:
+        module.fail_json(msg=str(exc), error=type(exc).__name__, step=exc.step, **exc.details)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
