@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Set everything up, then run every test: unit, ansible-test sanity, and the
+# integration tests against the real libvirtd with the tiny guest.
+# Usage (as root): bash scripts/test.sh
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+bash "$here/scripts/setup.sh"
+. "$here/build/novalite.env"
+cd "$here"
+echo "== unit tests"
+python -m pytest -q tests/unit
+echo "== ansible-test sanity"
+bash scripts/sanity.sh
+echo "== integration tests (real libvirtd, virt_type=$NOVALITE_VIRT_TYPE)"
+python -m pytest -q -n 2 tests/integration
+echo "== demo playbook"
+ansible-playbook playbooks/demo.yml -e "virt_type=$NOVALITE_VIRT_TYPE" \
+    -e "image_url=file://$NOVALITE_TEST_IMAGE" -e "network=$NOVALITE_TEST_NETWORK"
+echo "== all tests passed"
