@@ -1,0 +1,109 @@
+"""Record store: crash-safe writes, expected_task_state, action log, locks."""
+
+import json
+import multiprocessing
+import os
+import time
+
+import pytest
+
+from ansible_collections.novalite.compute.plugins.module_utils import _records
+from ansible_collections.novalite.compute.plugins.module_utils._errors import (
+    LockTimeout,
+    RecordCorrupt,
+    UnexpectedTaskState,
+)
+from ansible_collections.novalite.compute.plugins.module_utils._paths import InstancePaths
+from ansible_collections.novalite.compute.plugins.module_utils._records import InstanceRecord, RecordStore
+
+UUID = '3f2b0f0e-1111-4a4a-9b9b-0123456789ab'
+
+
+@pytest.fixture
+def store(tmp_path):
+    return RecordStore(InstancePaths(str(tmp_path)), lock_timeout=0.5)
+
+
+def test_save_and_load_roundtrip(store):
+    store.save(InstanceRecord({'uuid': UUID, 'name': 'a', 'vm_state': 'active'}))
+    loaded = store.load(UUID)
+    assert loaded.name == 'a' and loaded.vm_state == 'active' and loaded.created_at
+    assert oct(os.stat(store.paths.record(UUID)).st_mode & 0o777) == '0o600'
+    assert store.find_by_name('a').uuid == UUID and store.find_by_name('b') is None
+
+
+def test_crash_during_write_keeps_old_record(store, monkeypatch):
+    store.save(InstanceRecord({'uuid': UUID, 'name': 'a', 'vm_state': 'active'}))
+
+    def explode(*_args, **_kwargs):
+        raise OSError('disk full')
+    monkeypatch.setattr(_records.json, 'dump', explode)
+    record = store.load(UUID)
+    record.vm_state = 'error'
+    with pytest.raises(OSError):
+        store.save(record)
+    monkeypatch.undo()
+    assert store.load(UUID).vm_state == 'active'
+    assert [f for f in os.listdir(store.paths.records_dir) if f.startswith('.tmp')] == []
+
+
+def test_expected_task_state(store):
+    record = InstanceRecord({'uuid': UUID, 'name': 'a', 'task_state': 'spawning'})
+    store.save(record)
+    record.task_state = None
+    with pytest.raises(UnexpectedTaskState, match='task_state on disk is spawning, expected powering-off'):
+        store.save(record, expected_task_state='powering-off')
+    store.save(record, expected_task_state=('scheduling', 'spawning'))
+    assert store.load(UUID).task_state is None
+
+
+def test_unknown_fields_are_kept(store):
+    path = store.paths.record(UUID)
+    store.paths.ensure_layout()
+    with open(path, 'w') as handle:
+        json.dump({'uuid': UUID, 'name': 'a', 'future_field': [1, 2]}, handle)
+    record = store.load(UUID)
+    record.vm_state = 'active'
+    store.save(record)
+    with open(path) as handle:
+        assert json.load(handle)['future_field'] == [1, 2]
+
+
+def test_corrupt_record_is_reported(store):
+    store.paths.ensure_layout()
+    with open(store.paths.record(UUID), 'w') as handle:
+        handle.write('{not json')
+    with pytest.raises(RecordCorrupt, match='cannot be parsed'):
+        store.load(UUID)
+
+
+def test_action_log_survives_torn_last_line(store):
+    store.paths.ensure_layout()
+    log = store.actions(UUID)
+    log.append('create', 'start')
+    log.append('create', 'finish', result='success')
+    with open(log.path, 'a') as handle:
+        handle.write('{"action": "stop", "ev')
+    assert [(e['action'], e['event']) for e in log.entries()] == [('create', 'start'), ('create', 'finish')]
+
+
+def _hold_lock(path, ready, seconds):
+    store = RecordStore(InstancePaths(path))
+    with store.lock(UUID):
+        ready.set()
+        time.sleep(seconds)
+
+
+def test_instance_lock_is_exclusive_across_processes(store):
+    ready = multiprocessing.Event()
+    holder = multiprocessing.Process(target=_hold_lock, args=(store.paths.root, ready, 2))
+    holder.start()
+    try:
+        assert ready.wait(10)
+        with pytest.raises(LockTimeout, match='instance web1 is held by another operation'):
+            with store.lock(UUID, 'web1'):
+                pass
+    finally:
+        holder.join()
+    with store.lock(UUID):   # released when the holder exits
+        pass
