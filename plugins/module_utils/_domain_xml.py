@@ -101,7 +101,7 @@ class XmlFlag(object):
     """A boolean field expressed by an element's presence (``<acpi/>``)."""
 
     def __init__(self, path, doc=None):
-        self.steps, _ = _split(path)
+        self.steps = _split(path)[0]
         self.__doc__ = doc
 
     def __get__(self, obj, owner=None):

@@ -33,7 +33,7 @@ GiB = 1024 ** 3
 
 def random_mac():
     """A locally administered MAC in Nova's fa:16:3e prefix."""
-    return 'fa:16:3e:%02x:%02x:%02x' % tuple(random.randint(0, 255) for _ in range(3))
+    return 'fa:16:3e:%02x:%02x:%02x' % tuple(random.randint(0, 255) for _byte in range(3))
 
 
 def write_guest_xml(paths, record):
@@ -163,4 +163,3 @@ class Spawner(object):
                 pass
         if created['dir'] and os.path.isdir(created['dir']):
             shutil.rmtree(created['dir'], ignore_errors=True)
-

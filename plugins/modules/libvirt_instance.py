@@ -28,7 +28,7 @@ description:
   - O(image), O(networks), O(key_data), O(user_data), O(admin_password) and O(config_drive) apply
     when the instance is built; changing them later has no effect.
 author:
-  - novalite.compute contributors
+  - novalite.compute contributors (@novalite)
 extends_documentation_fragment:
   - novalite.compute.hypervisor
 attributes:
@@ -40,6 +40,7 @@ attributes:
     description: Shows before and after of the managed fields (state, vm_state, power_state, flavor, metadata).
   idempotent:
     support: full
+    description: A second run with the same arguments reports no change.
 options:
   name:
     description:

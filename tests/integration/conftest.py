@@ -122,7 +122,7 @@ class _Running(object):
         self.result_file = result_file
 
     def wait_result(self):
-        output, _ = self.proc.communicate(timeout=600)
+        output = self.proc.communicate(timeout=600)[0]
         if not os.path.exists(self.result_file):
             raise AssertionError('ansible produced no result:\n%s' % output.decode('utf-8', 'replace'))
         with open(self.result_file) as handle:
