@@ -11,6 +11,9 @@ echo "== unit tests"
 python -m pytest -q tests/unit
 echo "== ansible-test sanity"
 bash scripts/sanity.sh
+echo "== ansible-doc renders every module"
+ansible-doc -l novalite.compute
+ansible-doc novalite.compute.libvirt_instance > /dev/null
 echo "== integration tests (real libvirtd, virt_type=$NOVALITE_VIRT_TYPE)"
 python -m pytest -q -n 2 tests/integration
 echo "== demo playbook"
