@@ -37,7 +37,7 @@ def stamp(text):
     return datetime.datetime.strptime(text, '%Y-%m-%dT%H:%M:%S.%fZ')
 
 
-def create_seconds(path, uuid_dir_hint, until='finish'):
+def create_seconds(path, until='finish'):
     """Seconds from the 'create start' entry to the ``until`` entry of the newest create."""
     records = os.path.join(path, '_records')
     logs = sorted((os.path.getmtime(os.path.join(records, f)), f) for f in os.listdir(records) if f.endswith('.jsonl'))
@@ -73,7 +73,7 @@ def bench_warm_spawn(path, url, virt_type, repeat):
     for n in range(repeat):
         name = 'bench-warm-%d' % n
         spawn(path, name, url, virt_type)
-        ours.append(create_seconds(path, name))
+        ours.append(create_seconds(path))
         # the same prepared overlay and XML, through bare virsh
         xml = [os.path.join(path, d, 'libvirt.xml') for d in os.listdir(path)
                if os.path.exists(os.path.join(path, d, 'libvirt.xml'))][0]
@@ -102,7 +102,7 @@ def bench_image_size(path, workdir, virt_type, repeat):
         times = []
         for _n in range(repeat):
             spawn(path, 'bench-size', url, virt_type, state='stopped')
-            times.append(create_seconds(path, 'bench-size'))
+            times.append(create_seconds(path))
             delete(path, 'bench-size')
         results[label] = statistics.median(times)
     return results['4GiB'], results['16MiB']
@@ -116,7 +116,7 @@ def bench_cold_convert(path, workdir, virt_type):
     baseline = timed([['qemu-img', 'convert', '-f', 'qcow2', '-O', 'raw', image, os.path.join(workdir, 'out.raw')]])
     os.unlink(os.path.join(workdir, 'out.raw'))
     spawn(path, 'bench-cold', 'file://' + image, virt_type, state='stopped', force_raw_images=True)
-    ours = create_seconds(path, 'bench-cold', until='image_cache')
+    ours = create_seconds(path, until='image_cache')
     delete(path, 'bench-cold')
     return ours, baseline
 

@@ -6,10 +6,10 @@ images.fetch_to_raw).
 ``ImageCache.get()`` holds a per-image file lock, so two spawns of the same
 new image download it once: the second finds the file in place when it gets
 the lock. A miss streams the URL (Ansible's ``open_url``: http, https, file)
-to ``<sha1>.part`` while hashing it, checks length and checksum, inspects it
+to ``<sha1>.part`` (hashing it only when a checksum is given), checks length and checksum, inspects it
 with qemu-img (format, backing file, data file, corruption, virtual size),
 optionally converts it to raw, and renames it into place. A sidecar
-``<sha1>.json`` remembers where it came from and its digests. Every failure
+``<sha1>.json`` remembers where it came from and any digest computed. Every failure
 removes the partial files.
 """
 

@@ -1,5 +1,6 @@
 """Integration fixtures: real libvirtd (qemu:///system), the tiny test guest,
-modules run through Ansible itself (``ansible localhost -m ... -t <tree>``),
+modules run through Ansible itself (``ansible localhost -m ...`` with the test
+callback ``result_file`` writing the raw result),
 so argument parsing, check mode, diff mode and no_log are the real ones.
 
 Needs the environment written by scripts/setup.sh (build/novalite.env).

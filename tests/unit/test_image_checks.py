@@ -84,7 +84,6 @@ def test_crafted_data_file(tmp_path):
 def test_crafted_truncated(tmp_path):
     path = str(tmp_path / 'full.qcow2')
     _qemu_img('create', '-q', '-f', 'qcow2', path, '16M')
-    _qemu_img('convert', '-q', '-f', 'qcow2', '-O', 'qcow2', path, path + '.x')
     # fill clusters so that a cut leaves references past the end of the file
     subprocess.run(['qemu-io', '-f', 'qcow2', '-c', 'write -P 0xab 0 8M', path], check=True,
                    stdout=subprocess.DEVNULL)
