@@ -234,6 +234,16 @@ shutdown:
   returned: when the instance was stopped
   type: str
   sample: acpi
+error:
+  description: Class of the failure, for example V(InvalidInput), V(ImageUnacceptable), V(HypervisorError), V(WaitTimeout).
+  returned: on failure
+  type: str
+  sample: ImageUnacceptable
+step:
+  description: The step that failed (for example V(fetch image), V(define domain), V(power off)), or null for input errors.
+  returned: on failure
+  type: str
+  sample: fetch image
 instance:
   description: The instance record after the run, with paths. In check mode for a new instance only RV(instance.state).
   returned: always
