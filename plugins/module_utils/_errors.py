@@ -79,6 +79,10 @@ class UnexpectedTaskState(NovaliteError):
     UnexpectedTaskStateError): someone else changed the instance."""
 
 
+class InstanceNotFound(NovaliteError):
+    """No live instance record with that name or uuid on this host."""
+
+
 class InstanceInvalidState(NovaliteError):
     """The instance is in a state that does not allow this operation."""
 

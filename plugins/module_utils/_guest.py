@@ -73,13 +73,14 @@ class Guest(object):
             if exc.code != libvirt.VIR_ERR_OPERATION_INVALID or self.power_state() == PowerState.RUNNING:
                 raise
 
-    def undefine(self):
-        """Remove the definition with its managed save, snapshot/checkpoint
-        metadata and NVRAM. Disks are not touched."""
+    def undefine(self, keep_nvram=False):
+        """Remove the definition with its managed save and snapshot/checkpoint
+        metadata, and its NVRAM unless ``keep_nvram`` (a definition that will
+        be recreated keeps its UEFI variables). Disks are not touched."""
         flags = (libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
                  | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
-                 | libvirt.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA
-                 | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
+                 | libvirt.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA)
+        flags |= libvirt.VIR_DOMAIN_UNDEFINE_KEEP_NVRAM if keep_nvram else libvirt.VIR_DOMAIN_UNDEFINE_NVRAM
         with libvirt_errors('undefining domain %s' % self.name):
             self._domain.undefineFlags(flags)
 

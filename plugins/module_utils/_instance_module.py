@@ -13,7 +13,6 @@ import socket
 import uuid as uuidlib
 
 from ansible_collections.novalite.compute.plugins.module_utils import _states as states
-from ansible_collections.novalite.compute.plugins.module_utils._designer import disk_mapping
 from ansible_collections.novalite.compute.plugins.module_utils._diff import DifferenceTracker
 from ansible_collections.novalite.compute.plugins.module_utils._errors import InvalidInput
 from ansible_collections.novalite.compute.plugins.module_utils._host import Host
@@ -24,20 +23,7 @@ from ansible_collections.novalite.compute.plugins.module_utils._plan import is_l
 from ansible_collections.novalite.compute.plugins.module_utils._records import InstanceRecord, RecordStore
 from ansible_collections.novalite.compute.plugins.module_utils._spawn import Spawner
 from ansible_collections.novalite.compute.plugins.module_utils._spec import normalise
-
-
-def record_view(record, paths):
-    """The instance as the module returns it."""
-    data = record.to_dict()
-    data.pop('user_data', None)
-    data['instance_dir'] = paths.instance_dir(record.uuid)
-    data['xml_path'] = paths.xml(record.uuid)
-    data['console_log'] = paths.console_log(record.uuid)
-    data['disks'] = [
-        dict(disk, path=paths.instance_file(record.uuid, disk['name']))
-        for disk in disk_mapping(record)
-    ] if record.flavor else []
-    return data
+from ansible_collections.novalite.compute.plugins.module_utils._views import record_view
 
 
 class InstanceModule(object):
@@ -133,6 +119,8 @@ class InstanceModule(object):
                 self.lifecycle.resize(record, step.params['flavor'])
             elif step.name == 'update_metadata':
                 self.lifecycle.update_metadata(record, desired['metadata'])
+            elif step.name in ('lock', 'unlock'):
+                self.lifecycle.set_locked(record, step.name == 'lock')
         return record
 
     def _new_record(self, desired, old):

@@ -145,6 +145,15 @@ class Lifecycle(object):
             op.transition(power_state=PowerState.SHUTDOWN.label)
         return record
 
+    def set_locked(self, record, locked):
+        """Nova's lock/unlock: a locked instance refuses changes (reboot,
+        stop, start, resize, migrate, delete) until it is unlocked."""
+        op = Operation(self.store, record, states.ACTION_LOCK if locked else states.ACTION_UNLOCK)
+        with op.running():
+            op.step('lock' if locked else 'unlock')
+            op.transition(locked=bool(locked))
+        return record
+
     def update_metadata(self, record, metadata):
         op = Operation(self.store, record, states.ACTION_UPDATE)
         with op.running():

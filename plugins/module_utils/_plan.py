@@ -12,6 +12,7 @@ from __future__ import annotations
 from ansible_collections.novalite.compute.plugins.module_utils import _states as states
 from ansible_collections.novalite.compute.plugins.module_utils._errors import (
     InstanceInvalidState,
+    InstanceLocked,
     InvalidInput,
 )
 from ansible_collections.novalite.compute.plugins.module_utils._spec import FLAVOR_FIELDS
@@ -56,7 +57,25 @@ def is_live(record):
 
 
 def plan(desired, record, observed):
-    """Return the list of Steps that converge the instance on ``desired``."""
+    """Return the list of Steps that converge the instance on ``desired``.
+
+    A locked record (Nova's check_instance_lock) refuses every change except
+    the unlock itself: ``locked: false`` unlocks first, ``locked: true``
+    locks after the other steps."""
+    steps = _plan_state(desired, record, observed)
+    want = desired.get('locked')
+    locked = bool(record.locked) if is_live(record) else False
+    if locked and want is not False and steps:
+        raise InstanceLocked('instance is locked; pass locked=false to change it',
+                             instance=record.label, step='check lock')
+    if want is False and locked:
+        steps.insert(0, Step('unlock'))
+    elif want and not locked and desired['state'] != 'absent':
+        steps.append(Step('lock'))
+    return steps
+
+
+def _plan_state(desired, record, observed):
     label = '%s' % desired['name']
     if desired['state'] == 'absent':
         return [Step('delete')] if is_live(record) or observed['defined'] else []
@@ -122,6 +141,7 @@ def managed_view(record, observed):
         'power_state': power,
         'flavor': flavor_values(record.flavor),
         'metadata': dict(record.metadata or {}),
+        'locked': bool(record.locked),
     }
 
 
@@ -137,7 +157,8 @@ def predict(before, steps, desired):
                      'vm_state': states.ACTIVE if on else states.STOPPED,
                      'power_state': RUNNING if on else OFF,
                      'flavor': flavor_values(desired['flavor']),
-                     'metadata': dict(desired.get('metadata') or {})}
+                     'metadata': dict(desired.get('metadata') or {}),
+                     'locked': False}
         elif step.name == 'redefine':
             after.update(power_state=OFF, state='stopped')
         elif step.name == 'start':
@@ -148,4 +169,6 @@ def predict(before, steps, desired):
             after['flavor'] = dict(step.params['flavor'])
         elif step.name == 'update_metadata':
             after['metadata'] = dict(desired['metadata'])
+        elif step.name in ('lock', 'unlock'):
+            after['locked'] = step.name == 'lock'
     return after

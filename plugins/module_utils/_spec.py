@@ -133,6 +133,7 @@ def normalise(params):
         'name': validate_name(params['name']),
         'uuid': validate_uuid(params.get('uuid')),
         'state': params['state'],
+        'locked': params.get('locked'),
     }
     if params['state'] == 'absent':
         return desired

@@ -37,7 +37,7 @@ attributes:
     description: Computes the same plan as a real run and reports it in RV(plan) without acting.
   diff_mode:
     support: full
-    description: Shows before and after of the managed fields (state, vm_state, power_state, flavor, metadata).
+    description: Shows before and after of the managed fields (state, vm_state, power_state, flavor, metadata, locked).
   idempotent:
     support: full
     description: A second run with the same arguments reports no change.
@@ -61,6 +61,14 @@ options:
     type: str
     choices: [running, stopped, absent]
     default: running
+  locked:
+    description:
+      - Lock (V(true)) or unlock (V(false)) the instance record, like Nova's C(lock). A locked instance
+        refuses every change - stop, start, resize, delete, M(novalite.compute.instance_reboot),
+        M(novalite.compute.instance_migrate) - until it is unlocked.
+      - V(false) unlocks before the other changes of the same task; V(true) locks after them.
+        Omitted, the lock is left as it is.
+    type: bool
   flavor:
     description:
       - Resources of the instance. Required to build one.
@@ -216,10 +224,17 @@ EXAMPLES = r'''
     name: web1
     state: stopped
 
-- name: Delete it
+- name: Lock it against reboots, resizes and deletion
+  novalite.compute.libvirt_instance:
+    name: web1
+    state: stopped
+    locked: true
+
+- name: Unlock and delete it
   novalite.compute.libvirt_instance:
     name: web1
     state: absent
+    locked: false
 '''
 
 RETURN = r'''
@@ -294,6 +309,9 @@ instance:
     console_log:
       description: File receiving the guest's first serial port.
       type: str
+    locked:
+      description: Whether the instance is locked against changes.
+      type: bool
     fault:
       description: The last failure (message, step, action, time), or null.
       type: dict
@@ -356,6 +374,7 @@ def main():
             name=dict(type='str', required=True),
             uuid=dict(type='str'),
             state=dict(type='str', default='running', choices=['running', 'stopped', 'absent']),
+            locked=dict(type='bool'),
             flavor=dict(type='dict', options=flavor_spec),
             image=dict(type='dict', options=image_spec),
             networks=dict(type='list', elements='dict', options=network_spec, default=[],

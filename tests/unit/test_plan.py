@@ -2,7 +2,7 @@
 
 import pytest
 
-from ansible_collections.novalite.compute.plugins.module_utils._errors import InstanceInvalidState, InvalidInput
+from ansible_collections.novalite.compute.plugins.module_utils._errors import InstanceInvalidState, InstanceLocked, InvalidInput
 from ansible_collections.novalite.compute.plugins.module_utils._plan import Step, managed_view, plan, predict
 from ansible_collections.novalite.compute.plugins.module_utils._records import InstanceRecord
 
@@ -64,6 +64,16 @@ NONE = {'defined': False, 'power_state': None}
     (desired(metadata=None), record(metadata={'a': '1'}), ON, []),
     # flavor not given: keep
     (desired(flavor=None), record(), ON, []),
+    # lock: unlock first, lock last; a locked record with nothing to do is fine
+    (desired(locked=True), record(), ON, [Step('lock')]),
+    (desired(locked=True), record(locked=True), ON, []),
+    (desired(), record(locked=True), ON, []),
+    (desired(locked=False), record(locked=True), ON, [Step('unlock')]),
+    (desired('stopped', locked=False), record(locked=True), ON, [Step('unlock'), Step('stop')]),
+    (desired('stopped', locked=True), record(), ON, [Step('stop'), Step('lock')]),
+    (desired(locked=True), None, NONE, [Step('spawn', power_on=True), Step('lock')]),
+    (desired('absent', locked=False), record(locked=True), ON, [Step('unlock'), Step('delete')]),
+    (desired('absent', locked=True), record(), ON, [Step('delete')]),
 ])
 def test_plan_table(want, rec, seen, steps):
     assert plan(want, rec, seen) == steps
@@ -75,6 +85,9 @@ def test_plan_table(want, rec, seen, steps):
     (desired(flavor=None), None, NONE, InvalidInput, 'flavor required'),
     (desired(image=None), None, NONE, InvalidInput, 'image required'),
     (desired(), None, ON, InvalidInput, 'no instance record'),
+    (desired('stopped'), record(locked=True), ON, InstanceLocked, 'locked'),
+    (desired('absent'), record(locked=True), ON, InstanceLocked, 'locked'),
+    (desired(flavor=BIGGER, locked=True), record(locked=True), ON, InstanceLocked, 'locked'),
 ])
 def test_plan_refusals(want, rec, seen, error, text):
     with pytest.raises(error, match=text):
@@ -90,3 +103,4 @@ def test_predict_matches_steps():
     assert predict(before, [Step('delete')], desired('absent')) == {'state': 'absent'}
     new = predict(managed_view(None, NONE), [Step('spawn', power_on=False)], desired('stopped'))
     assert (new['state'], new['vm_state'], new['power_state']) == ('stopped', 'stopped', 'shutdown')
+    assert predict(before, [Step('lock')], desired())['locked'] is True
