@@ -12,58 +12,31 @@ side in the same run (machines are noisy; only ratios mean anything).
 """
 
 import argparse
-import datetime
-import json
 import os
 import shutil
 import statistics
 import subprocess
 import tempfile
-import time
+
+from bench_common import VIRSH, action_seconds, module, newest_actions_file, timed
 
 ROOT = '/var/lib/novalite-bench'
-VIRSH = ['virsh', '-q', '-c', 'qemu:///system']
-
-
-def module(args):
-    proc = subprocess.run(['ansible', 'localhost', '-m', 'novalite.compute.libvirt_instance', '-a', json.dumps(args)],
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False,
-                          env=dict(os.environ, ANSIBLE_LOCALHOST_WARNING='false'))
-    if proc.returncode != 0:
-        raise SystemExit(proc.stdout.decode())
-
-
-def stamp(text):
-    return datetime.datetime.strptime(text, '%Y-%m-%dT%H:%M:%S.%fZ')
 
 
 def create_seconds(path, until='finish'):
     """Seconds from the 'create start' entry to the ``until`` entry of the newest create."""
-    records = os.path.join(path, '_records')
-    logs = sorted((os.path.getmtime(os.path.join(records, f)), f) for f in os.listdir(records) if f.endswith('.jsonl'))
-    with open(os.path.join(records, logs[-1][1])) as handle:
-        entries = [json.loads(line) for line in handle if line.strip()]
-    starts = [e for e in entries if e['action'] == 'create' and e['event'] == 'start']
-    ends = [e for e in entries if e['action'] == 'create' and e['event'] == until]
-    return (stamp(ends[-1]['time']) - stamp(starts[-1]['time'])).total_seconds()
+    return action_seconds(newest_actions_file(path), 'create', until)
 
 
 def spawn(path, name, url, virt_type, state='running', **extra):
     args = {'name': name, 'instances_path': path, 'virt_type': virt_type, 'state': state,
             'flavor': {'vcpus': 1, 'memory_mb': 128}, 'image': {'url': url}, 'config_drive': False}
     args.update(extra)
-    module(args)
+    module('libvirt_instance', args)
 
 
 def delete(path, name):
-    module({'name': name, 'instances_path': path, 'state': 'absent'})
-
-
-def timed(cmd_list):
-    start = time.monotonic()
-    for cmd in cmd_list:
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    return time.monotonic() - start
+    module('libvirt_instance', {'name': name, 'instances_path': path, 'state': 'absent'})
 
 
 def bench_warm_spawn(path, url, virt_type, repeat):
