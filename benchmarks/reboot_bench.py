@@ -97,8 +97,8 @@ def main():
         print('%-52s %10s %10s %7s %7s' % ('benchmark (median of %d)' % opts.repeat, 'ours s', 'base s',
                                            'ratio', 'target'))
         for label, ours, base, target in rows:
-            print('%-52s %10.3f %10.3f %6.2fx %7s' % (label, ours, base, ours / base,
-                                                       '%.1fx' % target if target else '-'))
+            shown = '%.1fx' % target if target else '-'
+            print('%-52s %10.3f %10.3f %6.2fx %7s' % (label, ours, base, ours / base, shown))
     finally:
         module('libvirt_instance', dict(common, state='absent'))
         shutil.rmtree(ROOT, ignore_errors=True)

@@ -12,8 +12,12 @@ python -m pytest -q tests/unit
 echo "== ansible-test sanity"
 bash scripts/sanity.sh
 echo "== ansible-doc renders every module"
-ansible-doc -l novalite.compute
-ansible-doc novalite.compute.libvirt_instance > /dev/null
+listed=$(ansible-doc -l novalite.compute)
+echo "$listed"
+for module in libvirt_instance instance_reboot; do
+    grep -q "^novalite.compute.$module " <<<"$listed" || { echo "ansible-doc does not list $module" >&2; exit 1; }
+    ansible-doc "novalite.compute.$module" > /dev/null
+done
 echo "== integration tests (real libvirtd, virt_type=$NOVALITE_VIRT_TYPE)"
 python -m pytest -q -n 2 tests/integration
 echo "== demo playbook"

@@ -42,6 +42,7 @@ attributes:
     description: Reports the plan (requested type, how the reboot would start and why) without acting.
   diff_mode:
     support: none
+    description: A reboot changes no declared field, so there is nothing to diff.
   idempotent:
     support: none
     description: A reboot is an action; every run that is not refused reboots and reports a change.
