@@ -1,9 +1,11 @@
 """Helpers shared by the benchmark scripts: run a module through Ansible,
 read operation times from an instance's action log, time bare commands."""
 
+import argparse
 import datetime
 import json
 import os
+import shutil
 import subprocess
 import time
 
@@ -43,3 +45,15 @@ def timed(cmd_list):
     for cmd in cmd_list:
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     return time.monotonic() - start
+
+
+def setup(root):
+    """Parse --repeat, recreate ``root`` (QEMU must traverse it) and return
+    (repeat, virt_type, test image URL)."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--repeat', type=int, default=3)
+    opts = parser.parse_args()
+    shutil.rmtree(root, ignore_errors=True)
+    os.makedirs(root)
+    os.chmod(root, 0o755)
+    return opts.repeat, os.environ.get('NOVALITE_VIRT_TYPE', 'kvm'), 'file://' + os.environ['NOVALITE_TEST_IMAGE']

@@ -14,14 +14,13 @@ Before every measurement the guest has finished booting (GUEST-READY on its
 serial console), so it is listening for the power button.
 """
 
-import argparse
 import os
 import shutil
 import statistics
 import subprocess
 import time
 
-from bench_common import VIRSH, action_seconds, module, timed
+from bench_common import VIRSH, action_seconds, module, setup, timed
 
 ROOT = '/var/lib/novalite-bench-reboot'
 NAME = 'bench-reboot'
@@ -52,14 +51,7 @@ def bare_acpi_cycle():
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument('--repeat', type=int, default=3)
-    opts = parser.parse_args()
-    virt_type = os.environ.get('NOVALITE_VIRT_TYPE', 'kvm')
-    url = 'file://' + os.environ['NOVALITE_TEST_IMAGE']
-    shutil.rmtree(ROOT, ignore_errors=True)
-    os.makedirs(ROOT)
-    os.chmod(ROOT, 0o755)
+    repeat, virt_type, url = setup(ROOT)
     common = {'name': NAME, 'instances_path': ROOT}
     try:
         module('libvirt_instance', dict(common, virt_type=virt_type, flavor={'vcpus': 1, 'memory_mb': 128},
@@ -72,7 +64,7 @@ def main():
         wait_ready(console_log, boots)
 
         hard, destroy_start, soft, acpi = [], [], [], []
-        for _n in range(opts.repeat):
+        for _n in range(repeat):
             module('instance_reboot', dict(common, type='hard'))
             hard.append(action_seconds(actions, 'reboot'))
             boots += 1
@@ -94,7 +86,7 @@ def main():
             ('soft reboot vs guest ACPI shutdown + virsh start', statistics.median(soft),
              statistics.median(acpi), None),
         ]
-        print('%-52s %10s %10s %7s %7s' % ('benchmark (median of %d)' % opts.repeat, 'ours s', 'base s',
+        print('%-52s %10s %10s %7s %7s' % ('benchmark (median of %d)' % repeat, 'ours s', 'base s',
                                            'ratio', 'target'))
         for label, ours, base, target in rows:
             shown = '%.1fx' % target if target else '-'

@@ -11,14 +11,13 @@ side in the same run (machines are noisy; only ratios mean anything).
    convert`` alone.
 """
 
-import argparse
 import os
 import shutil
 import statistics
 import subprocess
 import tempfile
 
-from bench_common import VIRSH, action_seconds, module, newest_actions_file, timed
+from bench_common import VIRSH, action_seconds, module, newest_actions_file, setup, timed
 
 ROOT = '/var/lib/novalite-bench'
 
@@ -95,25 +94,18 @@ def bench_cold_convert(path, workdir, virt_type):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument('--repeat', type=int, default=3)
-    opts = parser.parse_args()
-    virt_type = os.environ.get('NOVALITE_VIRT_TYPE', 'kvm')
-    url = 'file://' + os.environ['NOVALITE_TEST_IMAGE']
-    shutil.rmtree(ROOT, ignore_errors=True)
-    os.makedirs(ROOT)
-    os.chmod(ROOT, 0o755)
+    repeat, virt_type, url = setup(ROOT)
     workdir = os.path.join(ROOT, 'images')
     os.makedirs(workdir)
     try:
         rows = []
-        ours, bare = bench_warm_spawn(os.path.join(ROOT, 'warm'), url, virt_type, opts.repeat)
+        ours, bare = bench_warm_spawn(os.path.join(ROOT, 'warm'), url, virt_type, repeat)
         rows.append(('warm-cache spawn vs virsh define+start', ours, bare, 1.2))
-        big, small = bench_image_size(os.path.join(ROOT, 'size'), workdir, virt_type, opts.repeat)
+        big, small = bench_image_size(os.path.join(ROOT, 'size'), workdir, virt_type, repeat)
         rows.append(('cache-hit spawn, 4 GiB vs 16 MiB image', big, small, 1.1))
         ours, bare = bench_cold_convert(os.path.join(ROOT, 'cold'), workdir, virt_type)
         rows.append(('cold fetch+inspect+convert 1 GiB vs qemu-img convert', ours, bare, 1.2))
-        print('%-55s %10s %10s %7s %7s' % ('benchmark (median of %d)' % opts.repeat, 'ours s', 'base s',
+        print('%-55s %10s %10s %7s %7s' % ('benchmark (median of %d)' % repeat, 'ours s', 'base s',
                                            'ratio', 'target'))
         for label, a, b, target in rows:
             print('%-55s %10.3f %10.3f %6.2fx %6.1fx' % (label, a, b, a / b, target))

@@ -171,26 +171,11 @@ instance:
   type: dict
 '''
 
-import traceback
-
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-try:
-    import libvirt  # noqa: F401  pylint: disable=unused-import
-except ImportError:
-    LIBVIRT_IMPORT_ERROR = traceback.format_exc()
-else:
-    LIBVIRT_IMPORT_ERROR = None
-
-try:
-    import lxml  # noqa: F401  pylint: disable=unused-import
-except ImportError:
-    LXML_IMPORT_ERROR = traceback.format_exc()
-else:
-    LXML_IMPORT_ERROR = None
 
 from ansible_collections.novalite.compute.plugins.module_utils._errors import NovaliteError
 from ansible_collections.novalite.compute.plugins.module_utils._reboot_module import RebootModule
+from ansible_collections.novalite.compute.plugins.module_utils._requirements import missing_library
 
 
 def main():
@@ -210,10 +195,9 @@ def main():
         required_one_of=[('name', 'uuid')],
         supports_check_mode=True,
     )
-    if LIBVIRT_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib('libvirt-python'), exception=LIBVIRT_IMPORT_ERROR)
-    if LXML_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib('lxml'), exception=LXML_IMPORT_ERROR)
+    missing = missing_library()
+    if missing:
+        module.fail_json(msg=missing_required_lib(missing[0]), exception=missing[1])
     for option in ('soft_timeout', 'wait_timeout', 'fetch_timeout'):
         if module.params[option] < 0:
             module.fail_json(msg='%s must not be negative' % option, error='InvalidInput', step=None)
