@@ -19,7 +19,8 @@ say() { echo "setup: $*"; }
 # --- 1. packages -------------------------------------------------------------------
 packages=(libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients libvirt-dev
           qemu-system-x86 qemu-utils genisoimage mtools syslinux syslinux-common dosfstools
-          cpio kmod e2fsprogs util-linux python3-venv python3-dev gcc pkg-config git curl shellcheck)
+          cpio kmod e2fsprogs util-linux python3-venv python3-dev gcc pkg-config git curl shellcheck
+          openssh-server openssh-client rsync python3-libvirt python3-lxml)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -99,6 +100,10 @@ say "test guest image: /var/lib/novalite/images/tiny.qcow2"
 # --- 7. isolated test network ----------------------------------------------------------------------
 "$venv/bin/python" tests/tools/ensure_network.py novalite-test nlbr-test0
 
+# --- 8. a second hypervisor for migration tests (user novalite-b, qemu:///session, SSH) -------
+hostb_env=$(bash tests/tools/second_host.sh)
+say "second test hypervisor: novalite-b@127.0.0.1:2222 (qemu:///session)"
+
 cat > build/novalite.env <<EOF
 export PATH="$venv/bin:\$PATH"
 export ANSIBLE_COLLECTIONS_PATH="$collections"
@@ -107,5 +112,6 @@ export NOVALITE_VIRT_TYPE="$virt_type"
 export NOVALITE_TEST_IMAGE="/var/lib/novalite/images/tiny.qcow2"
 export NOVALITE_TEST_IMAGE_NOACPI="/var/lib/novalite/images/tiny-noacpi.qcow2"
 export NOVALITE_TEST_NETWORK="novalite-test"
+$hostb_env
 EOF
 say "ready (environment in build/novalite.env)"

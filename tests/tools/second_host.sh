@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# A second hypervisor on this machine, for the migration tests: the unix
+# user novalite-b with its own libvirt daemon (qemu:///session), its own
+# instances_path and domain namespace, reachable from root only over SSH on
+# 127.0.0.1:2222 (its own sshd, no systemd needed). Idempotent.
+#
+#   bash tests/tools/second_host.sh        # prints the variables to export
+set -euo pipefail
+user=novalite-b
+home=/var/lib/novalite-hostb
+port=2222
+key=/root/.ssh/novalite_migration_ed25519
+sshd_dir=/var/lib/novalite-sshd
+
+if ! id "$user" >/dev/null 2>&1; then
+    useradd --system --home-dir "$home" --create-home --shell /bin/bash "$user"
+fi
+# No password, but not locked: sshd (without PAM) refuses locked accounts.
+usermod -p '*' "$user"
+install -d -m 0755 -o "$user" -g "$user" "$home" "$home/instances" "$home/.ssh"
+chmod 0700 "$home/.ssh"
+# The user's QEMU must be able to use /dev/kvm only where root's can; TCG needs nothing.
+
+install -d -m 0700 /root/.ssh
+[ -f "$key" ] || ssh-keygen -q -t ed25519 -N '' -C novalite-migration -f "$key"
+install -m 0600 -o "$user" -g "$user" "$key.pub" "$home/.ssh/authorized_keys"
+
+install -d -m 0755 "$sshd_dir"
+cat > "$sshd_dir/sshd_config" <<CONF
+Port $port
+ListenAddress 127.0.0.1
+HostKey /etc/ssh/ssh_host_ed25519_key
+PidFile $sshd_dir/sshd.pid
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PubkeyAuthentication yes
+AllowUsers $user
+UsePAM no
+PermitRootLogin no
+MaxStartups 50:30:100
+MaxSessions 50
+Subsystem sftp /usr/lib/openssh/sftp-server
+CONF
+[ -f /etc/ssh/ssh_host_ed25519_key ] || ssh-keygen -q -A
+install -d -m 0755 /run/sshd
+if ! { [ -f "$sshd_dir/sshd.pid" ] && kill -0 "$(cat "$sshd_dir/sshd.pid")" 2>/dev/null; }; then
+    /usr/sbin/sshd -f "$sshd_dir/sshd_config"
+fi
+for _ in $(seq 50); do
+    ssh-keyscan -p "$port" -t ed25519 127.0.0.1 > "$sshd_dir/known_hosts" 2>/dev/null && [ -s "$sshd_dir/known_hosts" ] && break
+    sleep 0.1
+done
+touch /root/.ssh/known_hosts
+grep -v '^\[127.0.0.1\]:2222 ' /root/.ssh/known_hosts > /root/.ssh/known_hosts.tmp || true
+cat "$sshd_dir/known_hosts" >> /root/.ssh/known_hosts.tmp
+mv /root/.ssh/known_hosts.tmp /root/.ssh/known_hosts
+
+# The session daemon of the user starts on the first connection.
+ssh -o BatchMode=yes -i "$key" -p "$port" "$user@127.0.0.1" virsh -q -c qemu:///session list --all >/dev/null
+
+echo "export NOVALITE_HOSTB_USER=$user"
+echo "export NOVALITE_HOSTB_SSH_HOST=127.0.0.1"
+echo "export NOVALITE_HOSTB_SSH_PORT=$port"
+echo "export NOVALITE_HOSTB_SSH_KEY=$key"
+echo "export NOVALITE_HOSTB_URI=qemu:///session"
+echo "export NOVALITE_HOSTB_INSTANCES=$home/instances"
