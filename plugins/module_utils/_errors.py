@@ -66,6 +66,14 @@ class CommandError(NovaliteError):
     """An external command (qemu-img, genisoimage, mkfs) failed."""
 
 
+class TransferError(NovaliteError):
+    """Copying instance files to another host failed or was not verified."""
+
+
+class MigrationError(NovaliteError):
+    """A migration or resize step cannot run (wrong host, wrong status, no capacity)."""
+
+
 class WaitTimeout(NovaliteError):
     """A power-state wait ran out of time; carries the last state seen."""
 

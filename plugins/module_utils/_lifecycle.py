@@ -12,11 +12,10 @@ from __future__ import annotations
 import os
 import shutil
 
-from ansible_collections.novalite.compute.plugins.module_utils import _disks
 from ansible_collections.novalite.compute.plugins.module_utils import _paths
 from ansible_collections.novalite.compute.plugins.module_utils import _states as states
 from ansible_collections.novalite.compute.plugins.module_utils._actions import Operation
-from ansible_collections.novalite.compute.plugins.module_utils._designer import disk_mapping, instance_metadata
+from ansible_collections.novalite.compute.plugins.module_utils._designer import instance_metadata
 from ansible_collections.novalite.compute.plugins.module_utils._domain_xml import METADATA_NS
 from ansible_collections.novalite.compute.plugins.module_utils._errors import (
     DomainNotFound,
@@ -24,6 +23,7 @@ from ansible_collections.novalite.compute.plugins.module_utils._errors import (
     WaitTimeout,
 )
 from ansible_collections.novalite.compute.plugins.module_utils._power import PowerState, wait_for
+from ansible_collections.novalite.compute.plugins.module_utils._rebuild import resize_disks
 from ansible_collections.novalite.compute.plugins.module_utils._records import utcnow
 from ansible_collections.novalite.compute.plugins.module_utils._spawn import wait_running, write_guest_xml
 
@@ -180,22 +180,7 @@ class Lifecycle(object):
                           old_flavor=dict(record.flavor), new_flavor=dict(flavor))
             old = record.flavor
             record.flavor = dict(flavor)
-            uuid = record.uuid
-            if flavor.get('root_gb') and flavor['root_gb'] != old.get('root_gb'):
-                _disks.grow_root(self.paths.instance_file(uuid, _paths.DISK_ROOT), flavor['root_gb'])
-            local = self.paths.instance_file(uuid, _paths.DISK_LOCAL)
-            if flavor['ephemeral_gb'] and os.path.exists(local):
-                _disks.grow_ephemeral(local, flavor['ephemeral_gb'])
-            elif flavor['ephemeral_gb']:
-                _disks.create_ephemeral(local, flavor['ephemeral_gb'])
-            swap = self.paths.instance_file(uuid, _paths.DISK_SWAP)
-            if os.path.exists(swap):
-                os.unlink(swap)
-            if flavor['swap_mb']:
-                _disks.create_swap(swap, flavor['swap_mb'])
-            _disks.write_disk_info(self.paths.instance_file(uuid, _paths.DISK_INFO), dict(
-                (self.paths.instance_file(uuid, d['name']), d['format'])
-                for d in disk_mapping(record) if d['device'] == 'disk'))
+            resize_disks(self.paths, record, old)
             op.step('redefine')
             self.host.define(write_guest_xml(self.paths, record))
             op.transition(expected=states.RESIZE_FINISH, task_state=None, old_flavor=None, new_flavor=None)

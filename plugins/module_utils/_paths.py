@@ -8,6 +8,8 @@
         _records/<uuid>.actions.jsonl    the append-only action log
         _locks/instance-<uuid>.lock      per-instance operation lock
         _locks/image-<sha1>.lock         per-image fetch lock
+        _migrations/<id>.json            migration records (Nova's migrations table)
+        .novalite-probe-<id>             shared-storage probe of a migration
         <uuid>/                          the instance directory
             disk  disk.local  disk.swap  disk.config  disk.info
             libvirt.xml  console.log
@@ -33,6 +35,7 @@ class InstancePaths(object):
         self.base_dir = os.path.join(self.root, '_base')
         self.records_dir = os.path.join(self.root, '_records')
         self.locks_dir = os.path.join(self.root, '_locks')
+        self.migrations_dir = os.path.join(self.root, '_migrations')
 
     def instance_dir(self, uuid):
         return os.path.join(self.root, uuid)
@@ -55,6 +58,12 @@ class InstancePaths(object):
     def actions(self, uuid):
         return os.path.join(self.records_dir, uuid + '.actions.jsonl')
 
+    def migration(self, migration_id):
+        return os.path.join(self.migrations_dir, migration_id + '.json')
+
+    def probe(self, migration_id):
+        return os.path.join(self.root, '.novalite-probe-%s' % migration_id)
+
     def instance_lock(self, uuid):
         return os.path.join(self.locks_dir, 'instance-%s.lock' % uuid)
 
@@ -68,7 +77,8 @@ class InstancePaths(object):
         """Create the top-level directories. The instance tree must be
         traversable by the QEMU user (0755); records and locks stay private."""
         for path, mode in ((self.root, 0o755), (self.base_dir, 0o755),
-                           (self.records_dir, 0o700), (self.locks_dir, 0o700)):
+                           (self.records_dir, 0o700), (self.locks_dir, 0o700),
+                           (self.migrations_dir, 0o700)):
             if not os.path.isdir(path):
                 os.makedirs(path, mode)
                 os.chmod(path, mode)

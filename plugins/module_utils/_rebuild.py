@@ -40,6 +40,29 @@ def backing_of(disk_path):
     return backing, info.get('backing-filename-format')
 
 
+def resize_disks(paths, record, old_flavor):
+    """Make the disks match ``record.flavor`` (Nova's finish_migration disk
+    part): grow root and ephemeral (never shrink; the policy refused that
+    already), recreate swap at its new size, rewrite disk.info."""
+    uuid = record.uuid
+    flavor = record.flavor
+    if flavor.get('root_gb') and flavor['root_gb'] != (old_flavor or {}).get('root_gb'):
+        _disks.grow_root(paths.instance_file(uuid, _paths.DISK_ROOT), flavor['root_gb'])
+    local = paths.instance_file(uuid, _paths.DISK_LOCAL)
+    if flavor.get('ephemeral_gb') and os.path.exists(local):
+        _disks.grow_ephemeral(local, flavor['ephemeral_gb'])
+    elif flavor.get('ephemeral_gb'):
+        _disks.create_ephemeral(local, flavor['ephemeral_gb'])
+    swap = paths.instance_file(uuid, _paths.DISK_SWAP)
+    if os.path.exists(swap):
+        os.unlink(swap)
+    if flavor.get('swap_mb'):
+        _disks.create_swap(swap, flavor['swap_mb'])
+    _disks.write_disk_info(paths.instance_file(uuid, _paths.DISK_INFO), dict(
+        (paths.instance_file(uuid, d['name']), d['format'])
+        for d in disk_mapping(record) if d['device'] == 'disk'))
+
+
 class FileRebuilder(object):
     """Recreates missing instance files; ``ensure(record)`` returns the list
     of what it recreated (empty when everything was in place)."""

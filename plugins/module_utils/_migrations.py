@@ -1,0 +1,88 @@
+# Copyright (c) 2026 novalite.compute contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Migration records (Nova's migrations table), one JSON file per migration
+under ``_migrations/`` on each host that takes part, written crash-safely.
+
+Statuses, as Nova's: pre-migrating -> migrating -> post-migrating ->
+finished -> confirming -> confirmed, or -> reverting -> reverted; error on
+failure. Each host records the statuses it has seen itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from ansible_collections.novalite.compute.plugins.module_utils._errors import RecordCorrupt
+from ansible_collections.novalite.compute.plugins.module_utils._records import atomic_write_json, utcnow
+
+PRE_MIGRATING = 'pre-migrating'
+MIGRATING = 'migrating'
+POST_MIGRATING = 'post-migrating'
+FINISHED = 'finished'
+CONFIRMING = 'confirming'
+CONFIRMED = 'confirmed'
+REVERTING = 'reverting'
+REVERTED = 'reverted'
+ERROR = 'error'
+
+STATUSES = (PRE_MIGRATING, MIGRATING, POST_MIGRATING, FINISHED, CONFIRMING, CONFIRMED, REVERTING, REVERTED,
+            ERROR)
+DONE = (CONFIRMED, REVERTED)
+# In flight: counts against the destination's capacity.
+CLAIMING = (PRE_MIGRATING, MIGRATING, POST_MIGRATING, FINISHED, CONFIRMING, REVERTING)
+
+FIELDS = ('id', 'instance_uuid', 'instance_name', 'source_compute', 'dest_compute', 'source_instances_path',
+          'dest_instances_path', 'dest_ssh', 'old_flavor', 'new_flavor', 'migration_type', 'old_vm_state',
+          'claim', 'status', 'shared_storage', 'files', 'created_at', 'updated_at')
+
+
+class MigrationStore(object):
+    def __init__(self, paths):
+        self.paths = paths
+
+    def load(self, migration_id):
+        path = self.paths.migration(migration_id)
+        try:
+            with open(path) as handle:
+                data = json.load(handle)
+        except FileNotFoundError:
+            return None
+        except ValueError as exc:
+            raise RecordCorrupt('migration record %s cannot be parsed: %s' % (path, exc))
+        if not isinstance(data, dict) or data.get('id') != migration_id:
+            raise RecordCorrupt('migration record %s does not describe migration %s' % (path, migration_id))
+        return data
+
+    def save(self, migration, status=None):
+        if status is not None:
+            migration['status'] = status
+        migration['updated_at'] = utcnow()
+        migration.setdefault('created_at', migration['updated_at'])
+        self.paths.ensure_layout()
+        atomic_write_json(self.paths.migration(migration['id']), migration)
+        return migration
+
+    def list(self):
+        if not os.path.isdir(self.paths.migrations_dir):
+            return []
+        found = []
+        for entry in sorted(os.listdir(self.paths.migrations_dir)):
+            if entry.endswith('.json') and not entry.startswith('.'):
+                migration = self.load(entry[:-len('.json')])
+                if migration is not None:
+                    found.append(migration)
+        return found
+
+    def claimed(self, this_host, exclude=None):
+        """(memory_mb, disk_bytes) claimed on ``this_host`` by migrations in
+        flight towards it (a same-host resize claims nothing extra)."""
+        memory = disk = 0
+        for migration in self.list():
+            if migration['id'] == exclude or migration.get('status') not in CLAIMING:
+                continue
+            if migration.get('dest_compute') == this_host != migration.get('source_compute'):
+                claim = migration.get('claim') or {}
+                memory += claim.get('memory_mb') or 0
+                disk += claim.get('disk_bytes') or 0
+        return memory, disk

@@ -1,0 +1,137 @@
+# Copyright (c) 2026 novalite.compute contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The receiving end of a disk transfer, as Python source that the sender
+runs on the destination with ``python3 -c`` (over SSH, or locally when the
+storage is shared). It needs only the standard library, so nothing has to
+be installed on the destination beyond Python.
+
+Protocol (sender -> receiver on stdin; receiver -> sender, one line each):
+
+    F <u32 n> <n bytes JSON {name, size, mode, skip_if_exists}>  ->  SEND | SKIP
+    D <u64 offset> <u32 n> <n bytes of data>                       (repeated)
+    E <u32 n> <n bytes JSON {sha256}>                            ->  OK <sha256> <bytes> | ERR <why>
+    Q                                                            (end)
+
+``name`` is relative to the destination root (no ``..``). Data goes to
+``<name>.part``, which is truncated to ``size`` first (holes stay holes).
+At ``E`` the file is fsynced, every range written is read back from disk and
+hashed again (sha256 over offset, length and bytes of each range, in order);
+only when that digest equals both the one computed while receiving and the
+sender's is the file renamed into place. Anything else removes the partial
+file. When the stream breaks, the partial file is removed too.
+"""
+
+from __future__ import annotations
+
+RECEIVER_SOURCE = r'''
+import hashlib, json, os, struct, sys
+
+def main(root):
+    inp, out = sys.stdin.buffer, sys.stdout
+    state = {'part': None}
+
+    def read(n):
+        data = bytearray()
+        while len(data) < n:
+            chunk = inp.read(n - len(data))
+            if not chunk:
+                raise EOFError('stream ended')
+            data += chunk
+        return bytes(data)
+
+    def reply(text):
+        out.write(text + '\n')
+        out.flush()
+
+    def target_of(name):
+        if os.path.isabs(name) or '..' in name.split('/') or not name:
+            raise ValueError('refusing path %r' % name)
+        return os.path.join(root, name)
+
+    def ensure_dir(path):
+        if not os.path.isdir(path):
+            ensure_dir(os.path.dirname(path))
+            private = os.path.basename(path) in ('_records', '_migrations')
+            os.mkdir(path, 0o700 if private else 0o755)
+            os.chmod(path, 0o700 if private else 0o755)
+
+    def digest_of(handle, ranges):
+        check = hashlib.sha256()
+        for offset, length in ranges:
+            handle.seek(offset)
+            left = length
+            check.update(struct.pack('>QQ', offset, length))
+            while left:
+                chunk = handle.read(min(left, 4 << 20))
+                if not chunk:
+                    raise IOError('short read at %d' % offset)
+                check.update(chunk)
+                left -= len(chunk)
+        return check.hexdigest()
+
+    try:
+        while True:
+            kind = read(1)
+            if kind == b'Q':
+                return 0
+            if kind != b'F':
+                raise ValueError('unexpected frame %r' % kind)
+            header = json.loads(read(struct.unpack('>I', read(4))[0]).decode('utf-8'))
+            target = target_of(header['name'])
+            if header.get('skip_if_exists') and os.path.exists(target):
+                reply('SKIP')
+                continue
+            ensure_dir(os.path.dirname(target))
+            part = target + '.part'
+            state['part'] = part
+            handle = open(part, 'w+b')
+            handle.truncate(header['size'])
+            stream = hashlib.sha256()
+            ranges, received = [], 0
+            reply('SEND')
+            while True:
+                kind = read(1)
+                if kind == b'D':
+                    offset, length = struct.unpack('>QI', read(12))
+                    data = read(length)
+                    handle.seek(offset)
+                    handle.write(data)
+                    stream.update(struct.pack('>QQ', offset, length))
+                    stream.update(data)
+                    ranges.append((offset, length))
+                    received += length
+                elif kind == b'E':
+                    trailer = json.loads(read(struct.unpack('>I', read(4))[0]).decode('utf-8'))
+                    break
+                else:
+                    raise ValueError('unexpected frame %r' % kind)
+            handle.flush()
+            os.fsync(handle.fileno())
+            on_disk = digest_of(handle, ranges)
+            handle.close()
+            if not (on_disk == stream.hexdigest() == trailer['sha256']):
+                os.unlink(part)
+                state['part'] = None
+                reply('ERR checksum mismatch for %s: sent %s, received %s, on disk %s'
+                      % (header['name'], trailer['sha256'], stream.hexdigest(), on_disk))
+                continue
+            os.chmod(part, header.get('mode', 0o644))
+            os.rename(part, target)
+            state['part'] = None
+            dir_fd = os.open(os.path.dirname(target), os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+            reply('OK %s %d' % (on_disk, received))
+    except Exception as exc:
+        if state['part'] and os.path.exists(state['part']):
+            os.unlink(state['part'])
+        try:
+            reply('ERR %s' % exc)
+        except Exception:
+            pass
+        return 1
+
+sys.exit(main(sys.argv[1]))
+'''
