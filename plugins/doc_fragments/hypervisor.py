@@ -19,6 +19,12 @@ options:
       - Must be traversable by the QEMU user.
     type: path
     default: /var/lib/novalite/instances
+  compute_host:
+    description:
+      - The name of this hypervisor in instance and migration records (Nova's C(host) option): an instance
+        belongs to the host its record names. Defaults to the machine's host name.
+      - Give it when several hypervisors share a host name, or to keep a name stable across renames.
+    type: str
   lock_timeout:
     description:
       - Seconds to wait for another operation on the same instance to finish

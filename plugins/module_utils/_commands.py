@@ -9,6 +9,7 @@ images (Nova runs ``qemu-img info`` under prlimit for the same reason).
 
 from __future__ import annotations
 
+import os
 import resource
 import shutil
 import subprocess
@@ -28,11 +29,22 @@ def _limiter(address_space=None, cpu_seconds=None):
     return apply
 
 
+# Tools such as mkswap and mkfs.ext4 live in sbin, which a non-root user's
+# PATH (an SSH login, say) often lacks.
+SBIN_DIRS = ('/usr/local/sbin', '/usr/sbin', '/sbin')
+
+
+def find_command(name):
+    search = os.pathsep.join([os.environ.get('PATH', os.defpath)] + list(SBIN_DIRS))
+    return shutil.which(name, path=search)
+
+
 def run(argv, what, ok_codes=(0,), address_space=None, cpu_seconds=None):
     """Run ``argv``; return (returncode, stdout). Raise unless rc in ok_codes."""
-    if shutil.which(argv[0]) is None:
+    program = find_command(argv[0])
+    if program is None:
         raise CommandError('%s: command %s not found on this host' % (what, argv[0]))
-    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    proc = subprocess.run([program] + list(argv[1:]), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           preexec_fn=_limiter(address_space, cpu_seconds), check=False)
     stdout = proc.stdout.decode('utf-8', 'replace')
     if proc.returncode not in ok_codes:

@@ -18,6 +18,7 @@ from ansible_collections.novalite.compute.plugins.module_utils._errors import In
 from ansible_collections.novalite.compute.plugins.module_utils._host import Host
 from ansible_collections.novalite.compute.plugins.module_utils._image_cache import ImageCache
 from ansible_collections.novalite.compute.plugins.module_utils._lifecycle import Lifecycle
+from ansible_collections.novalite.compute.plugins.module_utils._migration_policy import check_owner
 from ansible_collections.novalite.compute.plugins.module_utils._paths import InstancePaths
 from ansible_collections.novalite.compute.plugins.module_utils._plan import is_live, managed_view, plan, predict
 from ansible_collections.novalite.compute.plugins.module_utils._records import InstanceRecord, RecordStore
@@ -78,6 +79,8 @@ class InstanceModule(object):
 
     def _assess(self, desired):
         record = self._find_record(desired)
+        if is_live(record):
+            check_owner(record, self.params.get('compute_host') or socket.gethostname())
         guest, observed = self._observe(desired, record)
         return record, guest, observed, plan(desired, record, observed)
 
@@ -129,7 +132,7 @@ class InstanceModule(object):
         return InstanceRecord({
             'uuid': desired['uuid'],
             'name': desired['name'],
-            'host': socket.gethostname(),
+            'host': self.params.get('compute_host') or socket.gethostname(),
             'vm_state': states.BUILDING,
             'task_state': None,
             'flavor': desired['flavor'],

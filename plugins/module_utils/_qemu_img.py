@@ -61,3 +61,10 @@ def resize(path, fmt, size_bytes):
 def convert(src, src_fmt, dst, dst_fmt):
     run([QEMU_IMG, 'convert', '-q', '-f', src_fmt, '-O', dst_fmt, src, dst],
         'qemu-img convert %s to %s' % (src, dst_fmt))
+
+
+def rebase_unsafe(path, fmt, backing, backing_fmt):
+    """Point a qcow2 overlay at another copy of the same backing file
+    (header change only: ``qemu-img rebase -u``)."""
+    run([QEMU_IMG, 'rebase', '-u', '-f', fmt, '-b', backing, '-F', backing_fmt, path],
+        'qemu-img rebase %s' % path)

@@ -9,9 +9,12 @@ again, and reboot.
 
 from __future__ import annotations
 
+import socket
+
 from ansible_collections.novalite.compute.plugins.module_utils._errors import NovaliteError
 from ansible_collections.novalite.compute.plugins.module_utils._host import Host
 from ansible_collections.novalite.compute.plugins.module_utils._lookup import find_instance, observe
+from ansible_collections.novalite.compute.plugins.module_utils._migration_policy import check_owner
 from ansible_collections.novalite.compute.plugins.module_utils._paths import InstancePaths
 from ansible_collections.novalite.compute.plugins.module_utils._reboot import Rebooter
 from ansible_collections.novalite.compute.plugins.module_utils._reboot_policy import plan_reboot
@@ -32,6 +35,7 @@ class RebootModule(object):
 
     def _assess(self):
         record = find_instance(self.store, self.params.get('name'), self.params.get('uuid'), self.paths)
+        check_owner(record, self.params.get('compute_host') or socket.gethostname())
         return record, plan_reboot(record, self.params['type'], observe(self.host, record))
 
     def run(self):

@@ -22,6 +22,7 @@ import shlex
 import struct
 import subprocess
 import sys
+import tempfile
 
 from ansible_collections.novalite.compute.plugins.module_utils._errors import TransferError
 from ansible_collections.novalite.compute.plugins.module_utils._transfer_receiver import RECEIVER_SOURCE
@@ -186,6 +187,13 @@ class Transfer(object):
             raise TransferError('unexpected answer from %s for %s: %s' % (self.where, name, ' '.join(answer)))
         self.bytes_sent += sent
         return {'name': name, 'bytes': sent, 'sha256': digest.hexdigest(), 'skipped': False, 'size': size}
+
+    def send_bytes(self, data, name, mode=0o600):
+        """Send an in-memory document (a record) as ``name``."""
+        with tempfile.NamedTemporaryFile(prefix='.novalite-send-') as handle:
+            handle.write(data)
+            handle.flush()
+            return self.send(handle.name, name, mode=mode)
 
     def close(self):
         self._write(b'Q')

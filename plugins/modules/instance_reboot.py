@@ -190,6 +190,7 @@ def main():
             validate_certs=dict(type='bool', default=True),
             uri=dict(type='str', default='qemu:///system'),
             instances_path=dict(type='path', default='/var/lib/novalite/instances'),
+            compute_host=dict(type='str'),
             lock_timeout=dict(type='float', default=300),
         ),
         required_one_of=[('name', 'uuid')],

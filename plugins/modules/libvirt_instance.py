@@ -379,6 +379,7 @@ def main():
             shutdown_timeout=dict(type='int', default=60),
             uri=dict(type='str', default='qemu:///system'),
             instances_path=dict(type='path', default='/var/lib/novalite/instances'),
+            compute_host=dict(type='str'),
             lock_timeout=dict(type='float', default=300),
         ),
         supports_check_mode=True,

@@ -1,0 +1,209 @@
+# Copyright (c) 2026 novalite.compute contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The destination host's half of a cold migration or resize (seed 002):
+
+* ``prep``    — Nova's prep_resize: virt type, networks and domain name
+  usable here, capacity for the new flavor (memory and disk free, minus
+  what other migrations in flight claimed), the claim recorded, the
+  shared-storage probe written (Nova's _is_path_shared_with).
+* ``finish``  — Nova's finish_resize + finish_migration: resize_finish,
+  root overlay pointed at this host's cached base, root/ephemeral grown,
+  swap recreated, XML regenerated for the new flavor, domain defined and
+  powered on unless it was stopped; vm_state resized, migration finished.
+* ``confirm`` — the record part of Nova's _confirm_resize: vm_state active
+  (stopped when powered off), old flavor dropped, claim released,
+  migration confirmed.
+* ``revert``  — Nova's revert_resize: the domain here destroyed, its disks
+  removed unless the storage is shared, the record handed back.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+from ansible_collections.novalite.compute.plugins.module_utils import _migrations as ms
+from ansible_collections.novalite.compute.plugins.module_utils import _paths
+from ansible_collections.novalite.compute.plugins.module_utils import _qemu_img
+from ansible_collections.novalite.compute.plugins.module_utils import _states as states
+from ansible_collections.novalite.compute.plugins.module_utils._actions import Operation
+from ansible_collections.novalite.compute.plugins.module_utils._errors import MigrationError
+from ansible_collections.novalite.compute.plugins.module_utils._image_cache import ImageCache, cache_name
+from ansible_collections.novalite.compute.plugins.module_utils._migration_policy import (
+    check_capacity,
+    check_status,
+    power_on_after,
+    vm_state_after_confirm,
+)
+from ansible_collections.novalite.compute.plugins.module_utils._power import PowerState
+from ansible_collections.novalite.compute.plugins.module_utils._rebuild import backing_of, resize_disks
+from ansible_collections.novalite.compute.plugins.module_utils._spawn import wait_running, write_guest_xml
+
+
+
+def _remove(path):
+    if os.path.isdir(path):
+        shutil.rmtree(path)
+    elif os.path.exists(path):
+        os.unlink(path)
+
+
+class MigrationDest(object):
+    def __init__(self, host, paths, store, migrations, this_host, fetch_timeout=60, validate_certs=True):
+        self.host = host
+        self.paths = paths
+        self.store = store
+        self.migrations = migrations
+        self.this_host = this_host
+        self.fetch_timeout = fetch_timeout
+        self.validate_certs = validate_certs
+
+    def _check_here(self, migration, step):
+        if migration['dest_compute'] != self.this_host:
+            raise MigrationError('this is host %s; migration %s goes to %s'
+                                 % (self.this_host, migration['id'], migration['dest_compute']), step=step)
+
+    # -- prep ----------------------------------------------------------------------
+    def prep(self, migration):
+        """Returns (changed, claim info)."""
+        self._check_here(migration, 'prep')
+        label = '%s (%s)' % (migration['instance_name'], migration['instance_uuid'])
+        known = self.migrations.load(migration['id'])
+        if known is not None and known['status'] != ms.PRE_MIGRATING:
+            check_status(known, 'prep', instance=label)
+        same_host = migration['source_compute'] == self.this_host
+        free = {'memory_mb': self.host.free_memory_mb(), 'disk_bytes': self._free_disk()}
+        if not same_host:
+            self.host.check_virt_type(migration['virt_type'])
+            for nic in migration.get('networks') or []:
+                if nic.get('bridge'):
+                    self.host.check_bridge(nic['bridge'])
+                else:
+                    self.host.check_network(nic['network'])
+            named = self.host.guest_by_name(migration['instance_name'])
+            if named is not None and named.uuid != migration['instance_uuid']:
+                raise MigrationError('a domain named %s (uuid %s) already exists on %s'
+                                     % (migration['instance_name'], named.uuid, self.this_host),
+                                     instance=label, step='prep')
+            try:
+                check_capacity(migration['claim'], free['memory_mb'], free['disk_bytes'],
+                               self.migrations.claimed(self.this_host, exclude=migration['id']), self.this_host)
+            except MigrationError as exc:
+                raise exc.with_context(instance=label)
+        if known is not None:
+            return False, free
+        self.paths.ensure_layout()
+        with open(self.paths.probe(migration['id']), 'w') as handle:
+            handle.write(self.this_host + '\n')
+        self.migrations.save(dict(migration, status=ms.PRE_MIGRATING))
+        return True, free
+
+    def _free_disk(self):
+        stat = os.statvfs(self.paths.root if os.path.isdir(self.paths.root) else os.path.dirname(self.paths.root))
+        return stat.f_bavail * stat.f_frsize
+
+    # -- finish --------------------------------------------------------------------
+    def finish(self, record, migration, wait_timeout=120):
+        self._check_here(migration, 'finish')
+        if migration['status'] == ms.FINISHED and record.vm_state == states.RESIZED:
+            return False
+        check_status(migration, 'finish', instance=record.label)
+        if record.host != self.this_host:
+            raise MigrationError('the record says host %s: the source has not handed the instance over'
+                                 % record.host, instance=record.label, step='finish')
+
+        def on_error(_exc):
+            # Nova: errors_out_migration + vm_state error; revert recovers it.
+            record.vm_state = states.ERROR
+            record.task_state = None
+            self.migrations.save(migration, ms.ERROR)
+            record.migration = dict(record.migration or {}, status=ms.ERROR)
+
+        op = Operation(self.store, record, states.EVENT_FINISH_RESIZE)
+        with op.running(on_error=on_error):
+            op.step('resize_finish')
+            op.transition(expected=states.RESIZE_MIGRATED, task_state=states.RESIZE_FINISH)
+            op.step('attach base image')
+            self._local_backing(record)
+            op.step('resize disks')
+            old = dict(record.flavor)
+            record.flavor = dict(migration['new_flavor'])
+            resize_disks(self.paths, record, old)
+            op.step('define domain')
+            guest = self.host.define(write_guest_xml(self.paths, record))
+            if power_on_after(migration['old_vm_state']):
+                op.step('power on')
+                guest.launch()
+                wait_running(guest, wait_timeout)
+            op.step('finish')
+            _remove(self.paths.probe(migration['id']))
+            self.migrations.save(migration, ms.FINISHED)
+            record.migration = dict(record.migration or {}, status=ms.FINISHED)
+            op.transition(expected=states.RESIZE_FINISH, vm_state=states.RESIZED, task_state=None,
+                          power_state=guest.power_state().label)
+        return True
+
+    def _local_backing(self, record):
+        """The copied overlay names the source's base path: point it at this
+        host's cache entry (fetched from the image URL if it is not here)."""
+        root = self.paths.instance_file(record.uuid, _paths.DISK_ROOT)
+        backing, backing_fmt = backing_of(root)
+        if not backing or not record.image:
+            return
+        local = self.paths.base_image(cache_name(record.image))
+        if not os.path.exists(local):
+            ImageCache(self.paths, force_raw=backing_fmt == 'raw', fetch_timeout=self.fetch_timeout,
+                       validate_certs=self.validate_certs).get(record.image)
+        if os.path.realpath(backing) != os.path.realpath(local):
+            _qemu_img.rebase_unsafe(root, 'qcow2', local, backing_fmt)
+
+    # -- confirm -------------------------------------------------------------------
+    def confirm(self, record, migration):
+        self._check_here(migration, 'confirm')
+        if migration['status'] == ms.CONFIRMED:
+            return False
+        check_status(migration, 'confirm', instance=record.label)
+        op = Operation(self.store, record, states.EVENT_CONFIRM_RESIZE)
+        with op.running():
+            op.step('confirming')
+            self.migrations.save(migration, ms.CONFIRMING)
+            guest = self.host.guest_by_uuid(record.uuid)
+            power = guest.power_state().label if guest is not None else PowerState.NOSTATE.label
+            meta = dict(record.system_metadata or {})
+            meta.pop('old_vm_state', None)
+            self.migrations.save(migration, ms.CONFIRMED)        # releases the claim
+            record.migration = dict(record.migration or {}, status=ms.CONFIRMED)
+            op.transition(expected=None, vm_state=vm_state_after_confirm(power), task_state=None,
+                          old_flavor=None, new_flavor=None, system_metadata=meta, power_state=power)
+        return True
+
+    # -- revert ----------------------------------------------------------------------
+    def revert(self, record, migration):
+        """Undo this host's part. ``record`` may be None when the copy never
+        completed. Returns True when something changed."""
+        self._check_here(migration, 'revert')
+        same_host = migration['source_compute'] == self.this_host
+        if migration['status'] in (ms.REVERTED, ms.REVERTING) and not same_host:
+            return False
+        check_status(migration, 'revert')
+        uuid = migration['instance_uuid']
+        guest = self.host.guest_by_uuid(uuid)
+        if guest is not None:
+            guest.destroy()
+            if not same_host:
+                guest.undefine()
+        if not same_host and not migration.get('shared_storage'):
+            _remove(self.paths.instance_dir(uuid))
+        _remove(self.paths.probe(migration['id']))
+        if same_host:
+            self.migrations.save(migration, ms.REVERTING)
+            return True
+        if record is not None and record.host == self.this_host:
+            op = Operation(self.store, record, states.EVENT_REVERT_RESIZE)
+            with op.running():
+                op.step('hand back')
+                record.migration = dict(record.migration or {}, status=ms.REVERTED)
+                op.transition(host=migration['source_compute'], task_state=None,
+                              power_state=PowerState.NOSTATE.label)
+        self.migrations.save(migration, ms.REVERTED)
+        return True
