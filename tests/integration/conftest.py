@@ -97,15 +97,17 @@ class ModuleRunner(object):
         self.tmpdir = tmpdir
         self.calls = 0
 
-    def __call__(self, module, args, check=False, diff=False):
-        """Run one module on localhost; return its result dict (failed ones too)."""
-        return self.start(module, args, check=check, diff=diff).wait_result()
+    def __call__(self, module, args, check=False, diff=False, host='localhost', inventory=None):
+        """Run one module on ``host``; return its result dict (failed ones too)."""
+        return self.start(module, args, check=check, diff=diff, host=host, inventory=inventory).wait_result()
 
-    def start(self, module, args, check=False, diff=False):
+    def start(self, module, args, check=False, diff=False, host='localhost', inventory=None):
         """Start a module run in the background (for concurrency tests)."""
         self.calls += 1
         result_file = os.path.join(self.tmpdir, 'result-%d.json' % self.calls)
-        cmd = ['ansible', 'localhost', '-m', 'novalite.compute.%s' % module, '-a', json.dumps(args)]
+        cmd = ['ansible', host, '-m', 'novalite.compute.%s' % module, '-a', json.dumps(args)]
+        if inventory:
+            cmd += ['-i', inventory]
         if check:
             cmd.append('--check')
         if diff:

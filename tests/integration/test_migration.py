@@ -1,0 +1,375 @@
+"""Cold migration and resize between two real hypervisors on this machine:
+host A is root's qemu:///system, host B is the user novalite-b's
+qemu:///session with its own instances_path, reached only over SSH
+(tests/tools/second_host.sh). Disk bytes cross that SSH connection.
+The flows run through playbooks/resize.yml with a two-host inventory."""
+
+import glob
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import libvirt
+import pytest
+
+from ansible_collections.novalite.compute.plugins.module_utils._transfer import allocated_bytes
+
+PLAYBOOK = os.path.join(os.path.dirname(__file__), '..', '..', 'playbooks', 'resize.yml')
+HOSTB_HOME = '/var/lib/novalite-hostb'
+MARKER = ('0x5a', '512M', '64k')
+MiB = 1024 * 1024
+
+
+class TwoHosts(object):
+    def __init__(self, prefix, a_path, tmp_path, run_module, conn_a):
+        self.prefix = prefix
+        self.a_path = a_path
+        self.b_path = os.path.join(os.environ['NOVALITE_HOSTB_INSTANCES'], prefix)
+        self.tmp_path = tmp_path
+        self.run_module = run_module
+        self.conn_a = conn_a
+        self.conn_b = libvirt.open('qemu+unix:///session?socket=%s/.cache/libvirt/libvirt-sock' % HOSTB_HOME)
+        self.ssh = ['ssh', '-o', 'BatchMode=yes', '-i', os.environ['NOVALITE_HOSTB_SSH_KEY'],
+                    '-p', os.environ['NOVALITE_HOSTB_SSH_PORT'],
+                    '%s@%s' % (os.environ['NOVALITE_HOSTB_USER'], os.environ['NOVALITE_HOSTB_SSH_HOST'])]
+        subprocess.run(self.ssh + ['mkdir', '-p', self.b_path], check=True)
+        self.inventory = str(tmp_path / 'hosts.ini')
+        with open(self.inventory, 'w') as handle:
+            handle.write(
+                '[hypervisors]\n'
+                'hostA ansible_connection=local ansible_python_interpreter={py} novalite_libvirt_uri=qemu:///system '
+                'novalite_instances_path={a} novalite_migration_key={key}\n'
+                'hostB ansible_host={h} ansible_port={port} ansible_user={user} ansible_ssh_private_key_file={key} '
+                'ansible_python_interpreter=/usr/bin/python3 novalite_libvirt_uri=qemu:///session '
+                'novalite_instances_path={b} novalite_python=/usr/bin/python3\n'.format(
+                    py=os.environ['ANSIBLE_PYTHON_INTERPRETER'], a=a_path, b=self.b_path,
+                    key=os.environ['NOVALITE_HOSTB_SSH_KEY'], h=os.environ['NOVALITE_HOSTB_SSH_HOST'],
+                    port=os.environ['NOVALITE_HOSTB_SSH_PORT'], user=os.environ['NOVALITE_HOSTB_USER']))
+
+    # -- acting ------------------------------------------------------------------------
+    def spawn_a(self, name, state='running', flavor=None):
+        result = self.run_module('libvirt_instance', {
+            'name': name, 'state': state, 'compute_host': 'hostA', 'instances_path': self.a_path,
+            'virt_type': os.environ['NOVALITE_VIRT_TYPE'], 'image': {'url': 'file://' + os.environ['NOVALITE_TEST_IMAGE']},
+            'flavor': flavor or {'vcpus': 1, 'memory_mb': 128, 'root_gb': 1, 'swap_mb': 16}})
+        assert result['changed'] and not result.get('failed'), result.get('msg')
+        return result['instance']
+
+    def module(self, host, module, args, check=False):
+        paths = {'hostA': self.a_path, 'hostB': self.b_path}
+        uris = {'hostA': 'qemu:///system', 'hostB': 'qemu:///session'}
+        full = dict(args, compute_host=host, instances_path=paths[host], uri=uris[host])
+        return self.run_module(module, full, check=check, host=host, inventory=self.inventory)
+
+    def playbook(self, *extra, check=False):
+        cmd = ['ansible-playbook', '-i', self.inventory, PLAYBOOK, '-e', 'source_host=hostA',
+               '-e', 'dest_host=hostB'] + list(extra) + (['--check'] if check else [])
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False,
+                              env=dict(os.environ, ANSIBLE_NOCOLOR='1'))
+
+    # -- looking -----------------------------------------------------------------------
+    def record(self, path, uuid):
+        with open(os.path.join(path, '_records', uuid + '.json')) as handle:
+            return json.load(handle)
+
+    def migration(self, path, migration_id):
+        with open(os.path.join(path, '_migrations', migration_id + '.json')) as handle:
+            return json.load(handle)
+
+    def domains(self, conn):
+        return dict((d.UUIDString(), d) for d in conn.listAllDomains(0))
+
+    def cleanup(self):
+        for conn, prefix in ((self.conn_a, self.prefix), (self.conn_b, self.prefix)):
+            for dom in conn.listAllDomains(0):
+                if dom.name().startswith(prefix):
+                    try:
+                        if dom.isActive():
+                            dom.destroy()
+                        dom.undefine()
+                    except libvirt.libvirtError:
+                        pass
+        subprocess.run(self.ssh + ['rm', '-rf', self.b_path], check=False)
+        self.conn_b.close()
+
+
+@pytest.fixture
+def hosts(prefix, instances_path, tmp_path, run_module, conn):
+    pair = TwoHosts(prefix, instances_path, tmp_path, run_module, conn)
+    yield pair
+    pair.cleanup()
+
+
+def qemu_io(disk, command, write=False):
+    argv = ['qemu-io', '-f', 'qcow2'] + ([] if write else ['-U', '-r']) + ['-c', command, disk]
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+    return proc.returncode == 0 and 'failed' not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+
+
+def write_marker(disk):
+    ok, out = qemu_io(disk, 'write -P %s %s %s' % MARKER, write=True)
+    assert ok, out
+
+
+def has_marker(disk):
+    return qemu_io(disk, 'read -P %s %s %s' % MARKER)
+
+
+def sha256_of(path):
+    digest = hashlib.sha256()
+    with open(path, 'rb') as handle:
+        for chunk in iter(lambda: handle.read(MiB), b''):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def wait_console(path, marker, count=1, timeout=90):
+    deadline = time.monotonic() + timeout
+    text = ''
+    while time.monotonic() < deadline:
+        if os.path.exists(path):
+            with open(path, errors='replace') as handle:
+                text = handle.read()
+            if text.count(marker) >= count:
+                return text
+        time.sleep(0.2)
+    raise AssertionError('%r x%d not in %s: %s' % (marker, count, path, text[-2000:]))
+
+
+def stopped_with_marker(hosts, name, flavor=None):
+    """A stopped instance on A with the marker in its root overlay."""
+    inst = hosts.spawn_a(name, state='stopped', flavor=flavor)
+    write_marker(os.path.join(inst['instance_dir'], 'disk'))
+    return inst
+
+
+def test_cold_migration_of_a_running_guest_then_confirm(hosts, console):
+    inst = stopped_with_marker(hosts, hosts.prefix + '-c')
+    uuid = inst['uuid']
+    started = hosts.run_module('libvirt_instance', {'name': inst['name'], 'instances_path': hosts.a_path,
+                                                     'compute_host': 'hostA'})
+    assert started['instance']['vm_state'] == 'active'
+    console(inst['console_log'], 'GUEST-READY')
+
+    moved = hosts.playbook('-e', 'instance=' + inst['name'], '-e', 'confirm=false')
+    assert moved.returncode == 0, moved.stdout[-4000:]
+    assert 'migration of %s from hostA to hostB' % inst['name'] in moved.stdout
+
+    # running on B, from B's own instance dir; A keeps its copy until confirm
+    b_dir = os.path.join(hosts.b_path, uuid)
+    dom_b = hosts.domains(hosts.conn_b)[uuid]
+    assert dom_b.state()[0] == libvirt.VIR_DOMAIN_RUNNING
+    log = wait_console(os.path.join(b_dir, 'console.log'), 'GUEST-READY')
+    assert 'GUEST-INSTANCE-UUID=%s' % uuid in log
+    assert 'GUEST-DISK vdb %d' % (16 * MiB) in log           # swap exists on B
+    assert os.path.isdir(os.path.join(hosts.a_path, uuid + '_resize'))
+    assert not os.path.exists(os.path.join(hosts.a_path, uuid))
+    assert hosts.domains(hosts.conn_a)[uuid].state()[0] == libvirt.VIR_DOMAIN_SHUTOFF
+    record_b = hosts.record(hosts.b_path, uuid)
+    assert (record_b['host'], record_b['vm_state'], record_b['task_state']) == ('hostB', 'resized', None)
+    assert hosts.record(hosts.a_path, uuid)['host'] == 'hostB'
+
+    # what crossed SSH: allocated data of everything but swap, verified
+    migration = hosts.migration(hosts.b_path, record_b['migration']['id'])
+    assert migration['status'] == 'finished' and migration['shared_storage'] is False
+    sent = dict((f['name'], f) for f in migration['files'])
+    assert '%s/disk.swap' % uuid not in sent
+    assert {'%s/disk' % uuid, '%s/disk.config' % uuid, '%s/disk.info' % uuid} <= set(sent)
+    resize_dir = os.path.join(hosts.a_path, uuid + '_resize')
+    assert sent['%s/disk' % uuid]['bytes'] == allocated_bytes(os.path.join(resize_dir, 'disk'))
+    assert sent['%s/disk' % uuid]['bytes'] <= sent['%s/disk' % uuid]['size']
+    assert all(len(f['sha256'] or '') == 64 for f in migration['files'] if not f['skipped'])
+    ok, out = has_marker(os.path.join(b_dir, 'disk'))
+    assert ok, out
+
+    confirmed = hosts.playbook('-e', 'instance=' + inst['name'], '-e', 'action=confirm')
+    assert confirmed.returncode == 0, confirmed.stdout[-4000:]
+    assert not os.path.exists(resize_dir)
+    assert uuid not in hosts.domains(hosts.conn_a)
+    record_b = hosts.record(hosts.b_path, uuid)
+    assert (record_b['vm_state'], record_b['task_state'], record_b['old_flavor']) == ('active', None, None)
+    assert hosts.migration(hosts.b_path, migration['id'])['status'] == 'confirmed'
+    assert hosts.migration(hosts.a_path, migration['id'])['status'] == 'confirmed'
+    # confirming twice changes nothing
+    again = hosts.module('hostB', 'instance_migrate', {'name': inst['name'], 'step': 'confirm'})
+    assert again['changed'] is False and not again.get('failed'), again.get('msg')
+    # the old host refuses to act on an instance it no longer owns
+    refused = hosts.run_module('libvirt_instance', {'name': inst['name'], 'instances_path': hosts.a_path,
+                                                     'compute_host': 'hostA', 'state': 'absent'})
+    assert refused.get('failed') and 'owned by host hostB' in refused['msg']
+
+
+def test_resize_on_b_then_revert_to_a(hosts):
+    inst = stopped_with_marker(hosts, hosts.prefix + '-r')
+    uuid = inst['uuid']
+    hosts.run_module('libvirt_instance', {'name': inst['name'], 'instances_path': hosts.a_path,
+                                          'compute_host': 'hostA'})
+    wait_console(inst['console_log'], 'GUEST-READY')
+    bigger = {'vcpus': 2, 'memory_mb': 192, 'root_gb': 2, 'swap_mb': 32}
+    moved = hosts.playbook('-e', 'instance=' + inst['name'], '-e', 'confirm=false',
+                           '-e', json.dumps({'flavor': bigger}))
+    assert moved.returncode == 0, moved.stdout[-4000:]
+
+    dom_b = hosts.domains(hosts.conn_b)[uuid]
+    assert dom_b.maxMemory() == 192 * 1024 and dom_b.info()[3] == 2
+    log = wait_console(os.path.join(hosts.b_path, uuid, 'console.log'), 'GUEST-READY')
+    assert 'GUEST-CPUS 2' in log and 'GUEST-DISK vda %d' % (2 * 1024 * MiB) in log
+    assert 'GUEST-DISK vdb %d' % (32 * MiB) in log
+    source_disk = os.path.join(hosts.a_path, uuid + '_resize', 'disk')
+    before = sha256_of(source_disk)
+
+    reverted = hosts.playbook('-e', 'instance=' + inst['name'], '-e', 'action=revert')
+    assert reverted.returncode == 0, reverted.stdout[-4000:]
+    assert uuid not in hosts.domains(hosts.conn_b)
+    assert not os.path.exists(os.path.join(hosts.b_path, uuid))
+    dom_a = hosts.domains(hosts.conn_a)[uuid]
+    assert dom_a.state()[0] == libvirt.VIR_DOMAIN_RUNNING
+    assert dom_a.maxMemory() == 128 * 1024 and dom_a.info()[3] == 1
+    disk = os.path.join(hosts.a_path, uuid, 'disk')
+    assert sha256_of(disk) == before
+    ok, out = has_marker(disk)
+    assert ok, out
+    wait_console(inst['console_log'], 'GUEST-READY', count=2)
+    record_a = hosts.record(hosts.a_path, uuid)
+    assert (record_a['host'], record_a['vm_state'], record_a['task_state']) == ('hostA', 'active', None)
+    assert record_a['flavor']['memory_mb'] == 128 and record_a['old_flavor'] is None
+    assert hosts.record(hosts.b_path, uuid)['host'] == 'hostA'
+    assert hosts.migration(hosts.a_path, record_a['migration']['id'])['status'] == 'reverted'
+
+
+def test_resize_down_is_refused_and_check_mode_only_plans(hosts):
+    inst = hosts.spawn_a(hosts.prefix + '-d', state='stopped')
+    record_file = os.path.join(hosts.a_path, '_records', inst['uuid'] + '.json')
+    with open(record_file, 'rb') as handle:
+        before = handle.read()
+
+    preview = hosts.playbook('-e', 'instance=' + inst['name'],
+                             '-e', json.dumps({'flavor': {'vcpus': 2, 'memory_mb': 256, 'root_gb': 3}}), check=True)
+    assert preview.returncode == 0, preview.stdout[-4000:]
+    assert 'resize of %s from hostA to hostB' % inst['name'] in preview.stdout
+    assert 'not copied: disk.swap' in preview.stdout
+
+    down = hosts.playbook('-e', 'instance=' + inst['name'],
+                          '-e', json.dumps({'flavor': {'vcpus': 1, 'memory_mb': 128, 'root_gb': 0}}))
+    assert down.returncode != 0
+    assert 'Unable to resize disk down' in down.stdout
+    with open(record_file, 'rb') as handle:
+        assert handle.read() == before
+    assert not glob.glob(os.path.join(hosts.a_path, '_migrations', '*.json'))
+    assert os.listdir(hosts.b_path) == []
+    assert os.path.isdir(inst['instance_dir'])
+
+
+def test_a_stopped_instance_stays_stopped(hosts):
+    inst = hosts.spawn_a(hosts.prefix + '-s', state='stopped')
+    uuid = inst['uuid']
+    moved = hosts.playbook('-e', 'instance=' + inst['name'], '-e', 'confirm=false')
+    assert moved.returncode == 0, moved.stdout[-4000:]
+    assert hosts.domains(hosts.conn_b)[uuid].state()[0] == libvirt.VIR_DOMAIN_SHUTOFF
+    reverted = hosts.playbook('-e', 'instance=' + inst['name'], '-e', 'action=revert')
+    assert reverted.returncode == 0, reverted.stdout[-4000:]
+    assert hosts.domains(hosts.conn_a)[uuid].state()[0] == libvirt.VIR_DOMAIN_SHUTOFF
+    assert hosts.record(hosts.a_path, uuid)['vm_state'] == 'stopped'
+
+    confirmed = hosts.playbook('-e', 'instance=' + inst['name'], '-e', 'confirm=auto')
+    assert confirmed.returncode == 0, confirmed.stdout[-4000:]
+    assert hosts.domains(hosts.conn_b)[uuid].state()[0] == libvirt.VIR_DOMAIN_SHUTOFF
+    record_b = hosts.record(hosts.b_path, uuid)
+    assert (record_b['vm_state'], record_b['task_state'], record_b['power_state']) == ('stopped', None, 'shutdown')
+    assert uuid not in hosts.domains(hosts.conn_a)
+    assert not os.path.exists(os.path.join(hosts.a_path, uuid + '_resize'))
+
+
+def _descendants(pid):
+    children = {}
+    for entry in os.listdir('/proc'):
+        if entry.isdigit():
+            try:
+                with open('/proc/%s/stat' % entry) as handle:
+                    fields = handle.read().rsplit(')', 1)[1].split()
+            except OSError:
+                continue
+            children.setdefault(int(fields[1]), []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _kill_module(ansible_pid):
+    """SIGKILL the module process (the AnsiballZ python) under this ansible run."""
+    killed = []
+    for pid in _descendants(ansible_pid):
+        try:
+            with open('/proc/%d/cmdline' % pid, 'rb') as handle:
+                cmdline = handle.read()
+        except OSError:
+            continue
+        if b'AnsiballZ_instance_migrate' in cmdline:
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+    return killed
+
+
+def test_killed_copy_leaves_the_source_recoverable(hosts):
+    flavor = {'vcpus': 1, 'memory_mb': 128, 'root_gb': 2, 'swap_mb': 16}
+    inst = hosts.spawn_a(hosts.prefix + '-k', state='stopped', flavor=flavor)
+    uuid = inst['uuid']
+    disk = os.path.join(inst['instance_dir'], 'disk')
+    ok, out = qemu_io(disk, 'write -P 0x33 32M 768M', write=True)  # past the guest's filesystem
+    assert ok, out
+    write_marker(disk)
+    before = sha256_of(disk)
+
+    started = hosts.module('hostA', 'instance_migrate', {
+        'name': inst['name'], 'step': 'start', 'dest_host': 'hostB',
+        'dest_instances_path': hosts.b_path,
+        'dest_ssh': {'host': os.environ['NOVALITE_HOSTB_SSH_HOST'], 'port': int(os.environ['NOVALITE_HOSTB_SSH_PORT']),
+                     'user': os.environ['NOVALITE_HOSTB_USER'], 'identity_file': os.environ['NOVALITE_HOSTB_SSH_KEY'],
+                     'python': '/usr/bin/python3'}})
+    assert started['changed'], started.get('msg')
+    migration = started['migration']
+    prepped = hosts.module('hostB', 'instance_migrate', {'step': 'prep', 'migration': migration})
+    assert prepped['changed'], prepped.get('msg')
+
+    running = hosts.run_module.start('instance_migrate', {
+        'name': inst['name'], 'step': 'migrate', 'compute_host': 'hostA', 'instances_path': hosts.a_path})
+    part = os.path.join(hosts.b_path, uuid, 'disk.part')
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (os.path.exists(part) and os.stat(part).st_blocks > 0):
+        time.sleep(0.02)
+    assert os.path.exists(part), 'the copy never started'
+    killed = _kill_module(running.proc.pid)
+    assert killed
+    running.proc.kill()
+    running.proc.wait()
+
+    # the receiver noticed the broken stream and removed its partial file
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and os.path.exists(part):
+        time.sleep(0.1)
+    assert not os.path.exists(part)
+    record_a = hosts.record(hosts.a_path, uuid)
+    assert record_a['task_state'] == 'resize_migrating' and record_a['host'] == 'hostA'
+
+    # revert, destination then source: back as it was, bytes unchanged, startable
+    dest = hosts.module('hostB', 'instance_migrate', {'step': 'revert', 'migration': migration})
+    assert not dest.get('failed'), dest.get('msg')
+    source = hosts.module('hostA', 'instance_migrate', {'name': inst['name'], 'step': 'revert'})
+    assert source['changed'] and not source.get('failed'), source.get('msg')
+    assert not os.path.exists(os.path.join(hosts.b_path, uuid))
+    assert not os.path.exists(os.path.join(hosts.a_path, uuid + '_resize'))
+    assert sha256_of(disk) == before
+    record_a = hosts.record(hosts.a_path, uuid)
+    assert (record_a['vm_state'], record_a['task_state']) == ('stopped', None)
+    booted = hosts.run_module('libvirt_instance', {'name': inst['name'], 'instances_path': hosts.a_path,
+                                                    'compute_host': 'hostA'})
+    assert booted['changed'] and booted['instance']['vm_state'] == 'active', booted.get('msg')
+    wait_console(inst['console_log'], 'GUEST-READY')
+    shutil.rmtree(os.path.join(hosts.a_path, '_base'), ignore_errors=True)
