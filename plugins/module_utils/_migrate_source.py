@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 import uuid as uuidlib
 
 from ansible_collections.novalite.compute.plugins.module_utils import _migrations as ms
@@ -212,12 +213,14 @@ class MigrationSource(object):
                 target = SshTarget(**migration['dest_ssh'])
                 argv, where = target.receiver(migration['dest_instances_path']), target.label
             sent = []
+            began = time.monotonic()
             with Transfer(argv, where, progress=progress) as transfer:
                 for item in files:
                     if item['copy']:
                         sent.append(transfer.send(item['path'], item['dest_name'],
                                                   skip_if_exists=item['skip_if_exists']))
-                op.event('copy', files=len(sent), bytes=transfer.bytes_sent, destination=where)
+                op.event('copy', files=len(sent), bytes=transfer.bytes_sent, destination=where,
+                         seconds=round(time.monotonic() - began, 3))
                 migration['files'] = sent
 
                 op.step('hand over')

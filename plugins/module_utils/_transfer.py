@@ -18,11 +18,13 @@ import errno
 import hashlib
 import json
 import os
+import queue
 import shlex
 import struct
 import subprocess
 import sys
 import tempfile
+import threading
 
 from ansible_collections.novalite.compute.plugins.module_utils._errors import TransferError
 from ansible_collections.novalite.compute.plugins.module_utils._transfer_receiver import RECEIVER_SOURCE
@@ -56,6 +58,37 @@ def data_extents(fd, size):
 def allocated_bytes(path):
     with open(path, 'rb') as handle:
         return sum(length for _offset, length in data_extents(handle.fileno(), os.fstat(handle.fileno()).st_size))
+
+
+def _read_chunks(fd, extents, digest, chunks, path, stop):
+    """Reader thread: put (offset, data) of every allocated range on
+    ``chunks``, hashing as it goes; then None (or the exception). Stops
+    early when ``stop`` is set."""
+    try:
+        for start, length in extents:
+            offset, end = start, start + length
+            while offset < end and not stop.is_set():
+                data = os.pread(fd, min(CHUNK, end - offset), offset)
+                if not data:
+                    raise TransferError('%s shrank while it was being sent' % path)
+                digest.update(struct.pack('>QQ', offset, len(data)))
+                digest.update(data)
+                chunks.put((offset, data))
+                offset += len(data)
+        chunks.put(None)
+    except Exception as exc:  # handed to the writing thread, which raises it
+        chunks.put(exc)
+
+
+def _drain(chunks, reader, stop):
+    """Stop the reader thread, unblocking it if it waits on a full queue."""
+    stop.set()
+    while reader.is_alive():
+        try:
+            chunks.get(timeout=0.1)
+        except queue.Empty:
+            pass
+    reader.join()
 
 
 class SshTarget(object):
@@ -162,24 +195,34 @@ class Transfer(object):
             self._write(b'F' + struct.pack('>I', len(header)) + header)
             if self._answer() == 'SKIP':
                 return {'name': name, 'bytes': 0, 'sha256': None, 'skipped': True, 'size': size}
+            extents = data_extents(fd, size)
+            total = sum(length for _o, length in extents)
             digest = hashlib.sha256()
-            sent, total = 0, sum(length for _o, length in data_extents(fd, size))
+            sent = 0
             next_report = self.PROGRESS_EVERY
-            for start, length in data_extents(fd, size):
-                offset, end = start, start + length
-                while offset < end:
-                    data = os.pread(fd, min(CHUNK, end - offset), offset)
-                    if not data:
-                        raise TransferError('%s shrank while it was being sent' % path)
-                    digest.update(struct.pack('>QQ', offset, len(data)))
-                    digest.update(data)
+            # Read and hash in a thread while this one writes to the pipe:
+            # pread, sha256 and pipe writes all release the GIL.
+            chunks = queue.Queue(maxsize=4)
+            stop = threading.Event()
+            reader = threading.Thread(target=_read_chunks, args=(fd, extents, digest, chunks, path, stop))
+            reader.daemon = True
+            reader.start()
+            try:
+                while True:
+                    item = chunks.get()
+                    if item is None:
+                        break
+                    if isinstance(item, Exception):
+                        raise item
+                    offset, data = item
                     self._write(b'D' + struct.pack('>QI', offset, len(data)))
                     self._write(data)
-                    offset += len(data)
                     sent += len(data)
                     if self.progress and sent >= next_report:
                         self.progress(name, sent, total)
                         next_report += self.PROGRESS_EVERY
+            finally:
+                _drain(chunks, reader, stop)
         trailer = json.dumps({'sha256': digest.hexdigest()}).encode('utf-8')
         self._write(b'E' + struct.pack('>I', len(trailer)) + trailer)
         answer = self._answer().split()

@@ -14,11 +14,10 @@ Protocol (sender -> receiver on stdin; receiver -> sender, one line each):
 
 ``name`` is relative to the destination root (no ``..``). Data goes to
 ``<name>.part``, which is truncated to ``size`` first (holes stay holes).
-At ``E`` the file is fsynced, every range written is read back from disk and
-hashed again (sha256 over offset, length and bytes of each range, in order);
-only when that digest equals both the one computed while receiving and the
-sender's is the file renamed into place. Anything else removes the partial
-file. When the stream breaks, the partial file is removed too.
+The receiver hashes what it writes (sha256 over offset, length and bytes of
+each range, in order). At ``E`` the file is fsynced, and only when that
+digest equals the sender's is the file renamed into place (and the directory
+fsynced). Anything else removes the partial file; so does a broken stream.
 """
 
 from __future__ import annotations
@@ -31,13 +30,24 @@ def main(root):
     state = {'part': None}
 
     def read(n):
-        data = bytearray()
-        while len(data) < n:
-            chunk = inp.read(n - len(data))
-            if not chunk:
+        data = inp.read(n)
+        if data is None or len(data) != n:
+            raise EOFError('stream ended')
+        return data
+
+    buffer = bytearray(4 << 20)
+
+    def read_into(n):
+        if n > len(buffer):
+            buffer.extend(bytes(n - len(buffer)))
+        view = memoryview(buffer)[:n]
+        got = 0
+        while got < n:
+            count = inp.readinto(view[got:])
+            if not count:
                 raise EOFError('stream ended')
-            data += chunk
-        return bytes(data)
+            got += count
+        return view
 
     def reply(text):
         out.write(text + '\n')
@@ -55,20 +65,6 @@ def main(root):
             os.mkdir(path, 0o700 if private else 0o755)
             os.chmod(path, 0o700 if private else 0o755)
 
-    def digest_of(handle, ranges):
-        check = hashlib.sha256()
-        for offset, length in ranges:
-            handle.seek(offset)
-            left = length
-            check.update(struct.pack('>QQ', offset, length))
-            while left:
-                chunk = handle.read(min(left, 4 << 20))
-                if not chunk:
-                    raise IOError('short read at %d' % offset)
-                check.update(chunk)
-                left -= len(chunk)
-        return check.hexdigest()
-
     try:
         while True:
             kind = read(1)
@@ -84,36 +80,37 @@ def main(root):
             ensure_dir(os.path.dirname(target))
             part = target + '.part'
             state['part'] = part
-            handle = open(part, 'w+b')
-            handle.truncate(header['size'])
+            fd = os.open(part, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.ftruncate(fd, header['size'])
             stream = hashlib.sha256()
-            ranges, received = [], 0
+            received = 0
             reply('SEND')
             while True:
                 kind = read(1)
                 if kind == b'D':
                     offset, length = struct.unpack('>QI', read(12))
-                    data = read(length)
-                    handle.seek(offset)
-                    handle.write(data)
+                    data = read_into(length)
                     stream.update(struct.pack('>QQ', offset, length))
                     stream.update(data)
-                    ranges.append((offset, length))
+                    written = 0
+                    while written < length:
+                        written += os.pwrite(fd, data[written:], offset + written)
                     received += length
+                    # start writeback now, so the fsync at the end is short
+                    os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
                 elif kind == b'E':
                     trailer = json.loads(read(struct.unpack('>I', read(4))[0]).decode('utf-8'))
                     break
                 else:
                     raise ValueError('unexpected frame %r' % kind)
-            handle.flush()
-            os.fsync(handle.fileno())
-            on_disk = digest_of(handle, ranges)
-            handle.close()
-            if not (on_disk == stream.hexdigest() == trailer['sha256']):
+            os.fsync(fd)
+            os.close(fd)
+            on_disk = stream.hexdigest()
+            if on_disk != trailer['sha256']:
                 os.unlink(part)
                 state['part'] = None
-                reply('ERR checksum mismatch for %s: sent %s, received %s, on disk %s'
-                      % (header['name'], trailer['sha256'], stream.hexdigest(), on_disk))
+                reply('ERR checksum mismatch for %s: sent %s, received %s'
+                      % (header['name'], trailer['sha256'], on_disk))
                 continue
             os.chmod(part, header.get('mode', 0o644))
             os.rename(part, target)
