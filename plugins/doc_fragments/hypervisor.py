@@ -21,7 +21,7 @@ options:
     default: /var/lib/novalite/instances
   compute_host:
     description:
-      - The name of this hypervisor in instance and migration records (Nova's C(host) option): an instance
+      - The name of this hypervisor in instance and migration records (Nova's C(host) option) - an instance
         belongs to the host its record names. Defaults to the machine's host name.
       - Give it when several hypervisors share a host name, or to keep a name stable across renames.
     type: str

@@ -40,7 +40,6 @@ from ansible_collections.novalite.compute.plugins.module_utils._rebuild import b
 from ansible_collections.novalite.compute.plugins.module_utils._spawn import wait_running, write_guest_xml
 
 
-
 def _remove(path):
     if os.path.isdir(path):
         shutil.rmtree(path)

@@ -180,4 +180,3 @@ class MigrateModule(object):
             changed = self.source.revert(self.store.load(record.uuid), migration,
                                          wait_timeout=self.params['wait_timeout']) or changed
         self.result.update(changed=changed, migration=self.migrations.load(migration['id']))
-

@@ -60,11 +60,11 @@ options:
     choices: [start, prep, migrate, finish, confirm, revert]
   dest_host:
     description:
-      - O(start) only. The destination's O(compute_host) name. The source's own name makes a same-host resize.
+      - O(step=start) only. The destination's O(compute_host) name. The source's own name makes a same-host resize.
     type: str
   flavor:
     description:
-      - O(start) only. The new flavor; omitted, the move is a plain cold migration with the same flavor.
+      - O(step=start) only. The new flavor; omitted, the move is a plain cold migration with the same flavor.
     type: dict
     suboptions:
       name:
@@ -92,7 +92,7 @@ options:
         default: 0
   dest_ssh:
     description:
-      - O(start) only. How the source reaches the destination to copy the disks (the SSH trust between
+      - O(step=start) only. How the source reaches the destination to copy the disks (the SSH trust between
         hypervisors that Nova also needs). Key authentication, no prompts (C(BatchMode)).
     type: dict
     suboptions:
@@ -113,14 +113,14 @@ options:
         type: str
         default: python3
   dest_instances_path:
-    description: O(start) only. The destination's instances_path. Defaults to this host's.
+    description: O(step=start) only. The destination's instances_path. Defaults to this host's.
     type: path
   migration:
     description:
       - The migration returned by O(step=start) (RV(migration)). Required for O(step=prep). The other
         steps find the migration through the instance record when it is omitted.
       - O(step=confirm) on the source needs the migration as the destination's confirm returned it
-        (status V(confirmed)): the source copy is only removed after the destination confirmed.
+        (status V(confirmed)) - the source copy is only removed after the destination confirmed.
     type: dict
   shutdown_timeout:
     description: Seconds to wait for a clean ACPI power-off before the domain is destroyed (V(migrate)).

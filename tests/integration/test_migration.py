@@ -150,8 +150,8 @@ def stopped_with_marker(hosts, name, flavor=None):
 def test_cold_migration_of_a_running_guest_then_confirm(hosts, console):
     inst = stopped_with_marker(hosts, hosts.prefix + '-c')
     uuid = inst['uuid']
-    started = hosts.run_module('libvirt_instance', {'name': inst['name'], 'instances_path': hosts.a_path,
-                                                     'compute_host': 'hostA'})
+    on_a = {'name': inst['name'], 'instances_path': hosts.a_path, 'compute_host': 'hostA'}
+    started = hosts.run_module('libvirt_instance', on_a)
     assert started['instance']['vm_state'] == 'active'
     console(inst['console_log'], 'GUEST-READY')
 
@@ -198,8 +198,7 @@ def test_cold_migration_of_a_running_guest_then_confirm(hosts, console):
     again = hosts.module('hostB', 'instance_migrate', {'name': inst['name'], 'step': 'confirm'})
     assert again['changed'] is False and not again.get('failed'), again.get('msg')
     # the old host refuses to act on an instance it no longer owns
-    refused = hosts.run_module('libvirt_instance', {'name': inst['name'], 'instances_path': hosts.a_path,
-                                                     'compute_host': 'hostA', 'state': 'absent'})
+    refused = hosts.run_module('libvirt_instance', dict(on_a, state='absent'))
     assert refused.get('failed') and 'owned by host hostB' in refused['msg']
 
 
@@ -368,8 +367,8 @@ def test_killed_copy_leaves_the_source_recoverable(hosts):
     assert sha256_of(disk) == before
     record_a = hosts.record(hosts.a_path, uuid)
     assert (record_a['vm_state'], record_a['task_state']) == ('stopped', None)
-    booted = hosts.run_module('libvirt_instance', {'name': inst['name'], 'instances_path': hosts.a_path,
-                                                    'compute_host': 'hostA'})
+    on_a = {'name': inst['name'], 'compute_host': 'hostA', 'instances_path': hosts.a_path}
+    booted = hosts.run_module('libvirt_instance', on_a)
     assert booted['changed'] and booted['instance']['vm_state'] == 'active', booted.get('msg')
     wait_console(inst['console_log'], 'GUEST-READY')
     shutil.rmtree(os.path.join(hosts.a_path, '_base'), ignore_errors=True)
