@@ -89,13 +89,19 @@ class MigrationDest(object):
                                self.migrations.claimed(self.this_host, exclude=migration['id']), self.this_host)
             except MigrationError as exc:
                 raise exc.with_context(instance=label)
-        if known is not None:
-            return False, free
+        # On a same-host resize the migration record is already here (start
+        # wrote it); the probe is still what tells migrate the path is shared.
+        changed = False
         self.paths.ensure_layout()
-        with open(self.paths.probe(migration['id']), 'w') as handle:
-            handle.write(self.this_host + '\n')
-        self.migrations.save(dict(migration, status=ms.PRE_MIGRATING))
-        return True, free
+        probe = self.paths.probe(migration['id'])
+        if not os.path.exists(probe):
+            with open(probe, 'w') as handle:
+                handle.write(self.this_host + '\n')
+            changed = True
+        if known is None:
+            self.migrations.save(dict(migration, status=ms.PRE_MIGRATING))
+            changed = True
+        return changed, free
 
     def _free_disk(self):
         stat = os.statvfs(self.paths.root if os.path.isdir(self.paths.root) else os.path.dirname(self.paths.root))

@@ -65,9 +65,9 @@ class TwoHosts(object):
         full = dict(args, compute_host=host, instances_path=paths[host], uri=uris[host])
         return self.run_module(module, full, check=check, host=host, inventory=self.inventory)
 
-    def playbook(self, *extra, check=False):
+    def playbook(self, *extra, check=False, dest='hostB'):
         cmd = ['ansible-playbook', '-i', self.inventory, PLAYBOOK, '-e', 'source_host=hostA',
-               '-e', 'dest_host=hostB'] + list(extra) + (['--check'] if check else [])
+               '-e', 'dest_host=' + dest] + list(extra) + (['--check'] if check else [])
         return subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False,
                               env=dict(os.environ, ANSIBLE_NOCOLOR='1'))
 
@@ -372,3 +372,39 @@ def test_killed_copy_leaves_the_source_recoverable(hosts):
     assert booted['changed'] and booted['instance']['vm_state'] == 'active', booted.get('msg')
     wait_console(inst['console_log'], 'GUEST-READY')
     shutil.rmtree(os.path.join(hosts.a_path, '_base'), ignore_errors=True)
+
+
+def test_same_host_resize_confirm_and_revert(hosts):
+    inst = stopped_with_marker(hosts, hosts.prefix + '-x')
+    uuid = inst['uuid']
+    resize_dir = os.path.join(hosts.a_path, uuid + '_resize')
+    bigger = {'vcpus': 2, 'memory_mb': 160, 'root_gb': 2, 'swap_mb': 16}
+    waiting = hosts.playbook('-e', 'instance=' + inst['name'], '-e', 'confirm=false',
+                             '-e', json.dumps({'flavor': bigger}), dest='hostA')
+    assert waiting.returncode == 0, waiting.stdout[-4000:]
+    record = hosts.record(hosts.a_path, uuid)
+    migration = hosts.migration(hosts.a_path, record['migration']['id'])
+    assert migration['shared_storage'] is True and migration['status'] == 'finished'
+    assert os.path.isdir(resize_dir) and record['vm_state'] == 'resized'
+    dom = hosts.domains(hosts.conn_a)[uuid]
+    assert dom.maxMemory() == 160 * 1024 and dom.state()[0] == libvirt.VIR_DOMAIN_SHUTOFF   # it was stopped
+    assert os.listdir(hosts.b_path) == []                                                  # nothing went to B
+
+    reverted = hosts.playbook('-e', 'instance=' + inst['name'], '-e', 'action=revert', dest='hostA')
+    assert reverted.returncode == 0, reverted.stdout[-4000:]
+    dom = hosts.domains(hosts.conn_a)[uuid]
+    assert dom.maxMemory() == 128 * 1024 and not os.path.exists(resize_dir)
+    record = hosts.record(hosts.a_path, uuid)
+    assert (record['vm_state'], record['task_state'], record['flavor']['memory_mb']) == ('stopped', None, 128)
+    ok, out = has_marker(os.path.join(hosts.a_path, uuid, 'disk'))
+    assert ok, out
+
+    confirmed = hosts.playbook('-e', 'instance=' + inst['name'], '-e', 'confirm=true',
+                               '-e', json.dumps({'flavor': bigger}), dest='hostA')
+    assert confirmed.returncode == 0, confirmed.stdout[-4000:]
+    dom = hosts.domains(hosts.conn_a)[uuid]
+    assert dom.maxMemory() == 160 * 1024 and dom.info()[3] == 2
+    assert not os.path.exists(resize_dir)
+    record = hosts.record(hosts.a_path, uuid)
+    assert (record['vm_state'], record['task_state'], record['flavor']['root_gb']) == ('stopped', None, 2)
+    assert hosts.migration(hosts.a_path, record['migration']['id'])['status'] == 'confirmed'
