@@ -408,3 +408,29 @@ def test_same_host_resize_confirm_and_revert(hosts):
     record = hosts.record(hosts.a_path, uuid)
     assert (record['vm_state'], record['task_state'], record['flavor']['root_gb']) == ('stopped', None, 2)
     assert hosts.migration(hosts.a_path, record['migration']['id'])['status'] == 'confirmed'
+
+
+def test_failed_copy_puts_the_instance_back_on_the_source(hosts, console):
+    inst = hosts.spawn_a(hosts.prefix + '-f')
+    uuid = inst['uuid']
+    console(inst['console_log'], 'GUEST-READY')
+    unwritable = '/var/lib/novalite-test'            # root's, novalite-b cannot write there
+    started = hosts.module('hostA', 'instance_migrate', {
+        'name': inst['name'], 'step': 'start', 'dest_host': 'hostB', 'dest_instances_path': unwritable,
+        'dest_ssh': {'host': os.environ['NOVALITE_HOSTB_SSH_HOST'], 'port': int(os.environ['NOVALITE_HOSTB_SSH_PORT']),
+                     'user': os.environ['NOVALITE_HOSTB_USER'], 'identity_file': os.environ['NOVALITE_HOSTB_SSH_KEY'],
+                     'python': '/usr/bin/python3'}})
+    assert started['changed'], started.get('msg')
+    prepped = hosts.module('hostB', 'instance_migrate', {'step': 'prep', 'migration': started['migration']})
+    assert prepped['changed'], prepped.get('msg')
+
+    failed = hosts.module('hostA', 'instance_migrate', {'name': inst['name'], 'step': 'migrate'})
+    assert failed.get('failed') and failed['error'] == 'TransferError', failed
+    assert failed['step'] == 'copy disks' and inst['name'] in failed['msg']
+    record = hosts.record(hosts.a_path, uuid)
+    assert (record['host'], record['vm_state'], record['task_state']) == ('hostA', 'active', None)
+    assert record['fault']['step'] == 'copy disks'
+    assert hosts.migration(hosts.a_path, started['migration']['id'])['status'] == 'error'
+    assert os.path.isdir(inst['instance_dir']) and not os.path.exists(inst['instance_dir'] + '_resize')
+    assert hosts.domains(hosts.conn_a)[uuid].state()[0] == libvirt.VIR_DOMAIN_RUNNING
+    console(inst['console_log'], 'GUEST-READY', count=2)     # powered off for the copy, started again
