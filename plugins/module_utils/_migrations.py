@@ -10,11 +10,9 @@ failure. Each host records the statuses it has seen itself.
 
 from __future__ import annotations
 
-import json
 import os
 
-from ansible_collections.novalite.compute.plugins.module_utils._errors import RecordCorrupt
-from ansible_collections.novalite.compute.plugins.module_utils._records import atomic_write_json, utcnow
+from ansible_collections.novalite.compute.plugins.module_utils._records import atomic_write_json, read_json_record, utcnow
 
 PRE_MIGRATING = 'pre-migrating'
 MIGRATING = 'migrating'
@@ -42,17 +40,7 @@ class MigrationStore(object):
         self.paths = paths
 
     def load(self, migration_id):
-        path = self.paths.migration(migration_id)
-        try:
-            with open(path) as handle:
-                data = json.load(handle)
-        except FileNotFoundError:
-            return None
-        except ValueError as exc:
-            raise RecordCorrupt('migration record %s cannot be parsed: %s' % (path, exc))
-        if not isinstance(data, dict) or data.get('id') != migration_id:
-            raise RecordCorrupt('migration record %s does not describe migration %s' % (path, migration_id))
-        return data
+        return read_json_record(self.paths.migration(migration_id), 'id', migration_id, 'migration record')
 
     def save(self, migration, status=None):
         if status is not None:

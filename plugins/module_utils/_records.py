@@ -125,6 +125,21 @@ def atomic_write_json(path, data, mode=0o600):
         os.close(dir_fd)
 
 
+def read_json_record(path, key, expected, what):
+    """Load a JSON object from ``path`` whose ``key`` must equal ``expected``.
+    None when the file does not exist; RecordCorrupt when it cannot be trusted."""
+    try:
+        with open(path) as handle:
+            data = json.load(handle)
+    except FileNotFoundError:
+        return None
+    except ValueError as exc:
+        raise RecordCorrupt('%s %s cannot be parsed: %s' % (what, path, exc))
+    if not isinstance(data, dict) or data.get(key) != expected:
+        raise RecordCorrupt('%s %s does not describe %s' % (what, path, expected))
+    return data
+
+
 class RecordStore(object):
     def __init__(self, paths, lock_timeout=300.0):
         self.paths = paths
@@ -132,17 +147,8 @@ class RecordStore(object):
 
     # -- reading -----------------------------------------------------------
     def load(self, uuid):
-        path = self.paths.record(uuid)
-        try:
-            with open(path) as handle:
-                data = json.load(handle)
-        except FileNotFoundError:
-            return None
-        except ValueError as exc:
-            raise RecordCorrupt('record %s cannot be parsed: %s' % (path, exc))
-        if not isinstance(data, dict) or data.get('uuid') != uuid:
-            raise RecordCorrupt('record %s does not describe instance %s' % (path, uuid))
-        return InstanceRecord(data)
+        data = read_json_record(self.paths.record(uuid), 'uuid', uuid, 'record')
+        return InstanceRecord(data) if data is not None else None
 
     def list(self):
         """Every record on this host (deleted ones included)."""

@@ -272,20 +272,13 @@ error:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.novalite.compute.plugins.module_utils._argspec import flavor_options, hypervisor_options
 from ansible_collections.novalite.compute.plugins.module_utils._errors import NovaliteError
 from ansible_collections.novalite.compute.plugins.module_utils._migrate_module import MigrateModule
 from ansible_collections.novalite.compute.plugins.module_utils._requirements import missing_library
 
 
 def main():
-    flavor_spec = dict(
-        name=dict(type='str'),
-        vcpus=dict(type='int', required=True),
-        memory_mb=dict(type='int', required=True),
-        root_gb=dict(type='int', default=0),
-        ephemeral_gb=dict(type='int', default=0),
-        swap_mb=dict(type='int', default=0),
-    )
     ssh_spec = dict(
         host=dict(type='str'),
         user=dict(type='str'),
@@ -299,7 +292,7 @@ def main():
             uuid=dict(type='str'),
             step=dict(type='str', required=True, choices=['start', 'prep', 'migrate', 'finish', 'confirm', 'revert']),
             dest_host=dict(type='str'),
-            flavor=dict(type='dict', options=flavor_spec),
+            flavor=dict(type='dict', options=flavor_options()),
             dest_ssh=dict(type='dict', options=ssh_spec),
             dest_instances_path=dict(type='path'),
             migration=dict(type='dict'),
@@ -307,10 +300,7 @@ def main():
             wait_timeout=dict(type='int', default=120),
             fetch_timeout=dict(type='int', default=60),
             validate_certs=dict(type='bool', default=True),
-            uri=dict(type='str', default='qemu:///system'),
-            instances_path=dict(type='path', default='/var/lib/novalite/instances'),
-            compute_host=dict(type='str'),
-            lock_timeout=dict(type='float', default=300),
+            **hypervisor_options()
         ),
         required_one_of=[('name', 'uuid', 'migration')],
         required_if=[('step', 'start', ('dest_host',)), ('step', 'prep', ('migration',))],

@@ -173,6 +173,7 @@ instance:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.novalite.compute.plugins.module_utils._argspec import hypervisor_options
 from ansible_collections.novalite.compute.plugins.module_utils._errors import NovaliteError
 from ansible_collections.novalite.compute.plugins.module_utils._reboot_module import RebootModule
 from ansible_collections.novalite.compute.plugins.module_utils._requirements import missing_library
@@ -188,10 +189,7 @@ def main():
             wait_timeout=dict(type='int', default=120),
             fetch_timeout=dict(type='int', default=60),
             validate_certs=dict(type='bool', default=True),
-            uri=dict(type='str', default='qemu:///system'),
-            instances_path=dict(type='path', default='/var/lib/novalite/instances'),
-            compute_host=dict(type='str'),
-            lock_timeout=dict(type='float', default=300),
+            **hypervisor_options()
         ),
         required_one_of=[('name', 'uuid')],
         supports_check_mode=True,

@@ -328,20 +328,13 @@ instance:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.novalite.compute.plugins.module_utils._argspec import flavor_options, hypervisor_options
 from ansible_collections.novalite.compute.plugins.module_utils._errors import NovaliteError
 from ansible_collections.novalite.compute.plugins.module_utils._instance_module import InstanceModule
 from ansible_collections.novalite.compute.plugins.module_utils._requirements import missing_library
 
 
 def main():
-    flavor_spec = dict(
-        name=dict(type='str'),
-        vcpus=dict(type='int', required=True),
-        memory_mb=dict(type='int', required=True),
-        root_gb=dict(type='int', default=0),
-        ephemeral_gb=dict(type='int', default=0),
-        swap_mb=dict(type='int', default=0),
-    )
     image_spec = dict(
         url=dict(type='str', required=True),
         checksum=dict(type='str'),
@@ -360,7 +353,7 @@ def main():
             uuid=dict(type='str'),
             state=dict(type='str', default='running', choices=['running', 'stopped', 'absent']),
             locked=dict(type='bool'),
-            flavor=dict(type='dict', options=flavor_spec),
+            flavor=dict(type='dict', options=flavor_options()),
             image=dict(type='dict', options=image_spec),
             networks=dict(type='list', elements='dict', options=network_spec, default=[],
                           mutually_exclusive=[('network', 'bridge')],
@@ -377,10 +370,7 @@ def main():
             validate_certs=dict(type='bool', default=True),
             wait_timeout=dict(type='int', default=120),
             shutdown_timeout=dict(type='int', default=60),
-            uri=dict(type='str', default='qemu:///system'),
-            instances_path=dict(type='path', default='/var/lib/novalite/instances'),
-            compute_host=dict(type='str'),
-            lock_timeout=dict(type='float', default=300),
+            **hypervisor_options()
         ),
         supports_check_mode=True,
     )

@@ -127,19 +127,6 @@ def sha256_of(path):
     return digest.hexdigest()
 
 
-def wait_console(path, marker, count=1, timeout=90):
-    deadline = time.monotonic() + timeout
-    text = ''
-    while time.monotonic() < deadline:
-        if os.path.exists(path):
-            with open(path, errors='replace') as handle:
-                text = handle.read()
-            if text.count(marker) >= count:
-                return text
-        time.sleep(0.2)
-    raise AssertionError('%r x%d not in %s: %s' % (marker, count, path, text[-2000:]))
-
-
 def stopped_with_marker(hosts, name, flavor=None):
     """A stopped instance on A with the marker in its root overlay."""
     inst = hosts.spawn_a(name, state='stopped', flavor=flavor)
@@ -163,7 +150,7 @@ def test_cold_migration_of_a_running_guest_then_confirm(hosts, console):
     b_dir = os.path.join(hosts.b_path, uuid)
     dom_b = hosts.domains(hosts.conn_b)[uuid]
     assert dom_b.state()[0] == libvirt.VIR_DOMAIN_RUNNING
-    log = wait_console(os.path.join(b_dir, 'console.log'), 'GUEST-READY')
+    log = console(os.path.join(b_dir, 'console.log'), 'GUEST-READY')
     assert 'GUEST-INSTANCE-UUID=%s' % uuid in log
     assert 'GUEST-DISK vdb %d' % (16 * MiB) in log           # swap exists on B
     assert os.path.isdir(os.path.join(hosts.a_path, uuid + '_resize'))
@@ -202,12 +189,12 @@ def test_cold_migration_of_a_running_guest_then_confirm(hosts, console):
     assert refused.get('failed') and 'owned by host hostB' in refused['msg']
 
 
-def test_resize_on_b_then_revert_to_a(hosts):
+def test_resize_on_b_then_revert_to_a(hosts, console):
     inst = stopped_with_marker(hosts, hosts.prefix + '-r')
     uuid = inst['uuid']
     hosts.run_module('libvirt_instance', {'name': inst['name'], 'instances_path': hosts.a_path,
                                           'compute_host': 'hostA'})
-    wait_console(inst['console_log'], 'GUEST-READY')
+    console(inst['console_log'], 'GUEST-READY')
     bigger = {'vcpus': 2, 'memory_mb': 192, 'root_gb': 2, 'swap_mb': 32}
     moved = hosts.playbook('-e', 'instance=' + inst['name'], '-e', 'confirm=false',
                            '-e', json.dumps({'flavor': bigger}))
@@ -215,7 +202,7 @@ def test_resize_on_b_then_revert_to_a(hosts):
 
     dom_b = hosts.domains(hosts.conn_b)[uuid]
     assert dom_b.maxMemory() == 192 * 1024 and dom_b.info()[3] == 2
-    log = wait_console(os.path.join(hosts.b_path, uuid, 'console.log'), 'GUEST-READY')
+    log = console(os.path.join(hosts.b_path, uuid, 'console.log'), 'GUEST-READY')
     assert 'GUEST-CPUS 2' in log and 'GUEST-DISK vda %d' % (2 * 1024 * MiB) in log
     assert 'GUEST-DISK vdb %d' % (32 * MiB) in log
     source_disk = os.path.join(hosts.a_path, uuid + '_resize', 'disk')
@@ -232,7 +219,7 @@ def test_resize_on_b_then_revert_to_a(hosts):
     assert sha256_of(disk) == before
     ok, out = has_marker(disk)
     assert ok, out
-    wait_console(inst['console_log'], 'GUEST-READY', count=2)
+    console(inst['console_log'], 'GUEST-READY', count=2)
     record_a = hosts.record(hosts.a_path, uuid)
     assert (record_a['host'], record_a['vm_state'], record_a['task_state']) == ('hostA', 'active', None)
     assert record_a['flavor']['memory_mb'] == 128 and record_a['old_flavor'] is None
@@ -316,7 +303,7 @@ def _kill_module(ansible_pid):
     return killed
 
 
-def test_killed_copy_leaves_the_source_recoverable(hosts):
+def test_killed_copy_leaves_the_source_recoverable(hosts, console):
     flavor = {'vcpus': 1, 'memory_mb': 128, 'root_gb': 2, 'swap_mb': 16}
     inst = hosts.spawn_a(hosts.prefix + '-k', state='stopped', flavor=flavor)
     uuid = inst['uuid']
@@ -370,7 +357,7 @@ def test_killed_copy_leaves_the_source_recoverable(hosts):
     on_a = {'name': inst['name'], 'compute_host': 'hostA', 'instances_path': hosts.a_path}
     booted = hosts.run_module('libvirt_instance', on_a)
     assert booted['changed'] and booted['instance']['vm_state'] == 'active', booted.get('msg')
-    wait_console(inst['console_log'], 'GUEST-READY')
+    console(inst['console_log'], 'GUEST-READY')
     shutil.rmtree(os.path.join(hosts.a_path, '_base'), ignore_errors=True)
 
 
