@@ -40,6 +40,23 @@ from ansible_collections.novalite.compute.plugins.module_utils._rebuild import b
 from ansible_collections.novalite.compute.plugins.module_utils._spawn import wait_running, write_guest_xml
 
 
+def sync_tree(directory):
+    """fsync every file in ``directory``, then the directory itself."""
+    for entry in sorted(os.listdir(directory)):
+        path = os.path.join(directory, entry)
+        if os.path.isfile(path):
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _remove(path):
     if os.path.isdir(path):
         shutil.rmtree(path)
@@ -172,6 +189,11 @@ class MigrationDest(object):
         with op.running():
             op.step('confirming')
             self.migrations.save(migration, ms.CONFIRMING)
+            if migration['source_compute'] != self.this_host:
+                # The copy was not fsynced on arrival: make it durable before
+                # the source may drop its copy.
+                op.step('flush disks')
+                sync_tree(self.paths.instance_dir(record.uuid))
             guest = self.host.guest_by_uuid(record.uuid)
             power = guest.power_state().label if guest is not None else PowerState.NOSTATE.label
             meta = dict(record.system_metadata or {})
