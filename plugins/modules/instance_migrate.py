@@ -27,8 +27,9 @@ description:
     instance is put back as it was on the source.
   - V(finish) (destination) grows root and ephemeral disks to the new flavor, recreates swap, generates the
     guest XML, defines the domain and starts it unless the instance was stopped; vm_state V(resized).
-  - V(confirm) (destination, then source) sets vm_state V(active) (V(stopped) if powered off), releases the claim,
-    then removes C(<uuid>_resize) and the source domain. Confirming again changes nothing.
+  - V(confirm) (destination, then source) flushes the copied disks to stable storage, sets vm_state V(active)
+    (V(stopped) if powered off), releases the claim, then removes C(<uuid>_resize) and the source domain.
+    Confirming again changes nothing.
   - V(revert) (destination, then source) destroys the new domain and its disks (unless the storage is shared),
     moves C(<uuid>_resize) back, restores the old flavor and host, redefines the domain and starts it unless
     it was stopped. It also recovers a move whose copy was interrupted.
