@@ -43,7 +43,12 @@ class Operation(object):
         written, and the error is re-raised naming the instance and phase."""
         self.event('start')
         try:
-            yield self
+            try:
+                yield self
+            except OSError as exc:
+                # disk full, permission denied, a vanished file: reported
+                # like every other failure, with the instance and the step
+                raise NovaliteError('%s failed: %s' % (self.phase or self.action, exc))
         except NovaliteError as exc:
             exc.with_context(instance=self.record.label, step=self.phase)
             if on_error is not None:

@@ -7,7 +7,11 @@ import os
 import pytest
 
 from ansible_collections.novalite.compute.plugins.module_utils import _reboot
-from ansible_collections.novalite.compute.plugins.module_utils._errors import HypervisorError, UnexpectedTaskState
+from ansible_collections.novalite.compute.plugins.module_utils._errors import (
+    HypervisorError,
+    NovaliteError,
+    UnexpectedTaskState,
+)
 from ansible_collections.novalite.compute.plugins.module_utils._paths import InstancePaths
 from ansible_collections.novalite.compute.plugins.module_utils._power import PowerState
 from ansible_collections.novalite.compute.plugins.module_utils._reboot import Rebooter
@@ -167,3 +171,18 @@ def test_failure_with_guest_down_sets_error(setup):
     assert info.value.step == 'start domain'
     after = store.load(UUID)
     assert (after.vm_state, after.task_state, after.power_state) == ('error', None, 'shutdown')
+
+
+def test_os_errors_are_reported_with_instance_and_step(setup, monkeypatch):
+    store, record, _saved, make = setup
+    guest = FakeGuest()
+
+    def disk_full(*_args, **_kwargs):
+        raise OSError(28, 'No space left on device')
+    rebooter = make(guest)
+    monkeypatch.setattr(rebooter.rebuilder, 'ensure', disk_full)
+    with pytest.raises(NovaliteError) as info:
+        rebooter.reboot(record, plan_reboot(record, 'hard', {'defined': True, 'power_state': 'running'}))
+    assert info.value.step == 'recreate files' and 'No space left on device' in info.value.message
+    after = store.load(UUID)
+    assert (after.vm_state, after.task_state) == ('active', None) and 'No space' in after.fault['message']
