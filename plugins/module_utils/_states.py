@@ -44,7 +44,21 @@ RESIZE_FINISH = 'resize_finish'
 RESIZE_REVERTING = 'resize_reverting'
 RESIZE_CONFIRMING = 'resize_confirming'
 
+# Not produced by this collection, but recognised when found in a record
+# (Nova's names), so recovery knows what they mean.
+REBUILDING = 'rebuilding'
+REBUILD_BLOCK_DEVICE_MAPPING = 'rebuild_block_device_mapping'
+REBUILD_SPAWNING = 'rebuild_spawning'
+IMAGE_SNAPSHOT = 'image_snapshot'
+IMAGE_SNAPSHOT_PENDING = 'image_snapshot_pending'
+IMAGE_PENDING_UPLOAD = 'image_pending_upload'
+IMAGE_UPLOADING = 'image_uploading'
+PAUSING = 'pausing'
+UNPAUSING = 'unpausing'
+
 BUILD_TASK_STATES = (SCHEDULING, BLOCK_DEVICE_MAPPING, NETWORKING, SPAWNING)
+REBUILD_TASK_STATES = (REBUILDING, REBUILD_BLOCK_DEVICE_MAPPING, REBUILD_SPAWNING)
+SNAPSHOT_TASK_STATES = (IMAGE_SNAPSHOT, IMAGE_SNAPSHOT_PENDING, IMAGE_PENDING_UPLOAD, IMAGE_UPLOADING)
 SOFT_REBOOT_STATES = (REBOOTING, REBOOT_PENDING, REBOOT_STARTED)
 HARD_REBOOT_STATES = (REBOOTING_HARD, REBOOT_PENDING_HARD, REBOOT_STARTED_HARD)
 RESIZE_STATES = (RESIZE_PREP, RESIZE_MIGRATING, RESIZE_MIGRATED, RESIZE_FINISH,
@@ -61,6 +75,7 @@ ACTION_REBOOT = 'reboot'
 ACTION_LOCK = 'lock'
 ACTION_UNLOCK = 'unlock'
 ACTION_RESIZE = 'resize'
+ACTION_RECONCILE = 'reconcile'
 ACTION_MIGRATE = 'migrate'
 # Action events of a move, as Nova names them (one per compute step).
 EVENT_PREP_RESIZE = 'compute_prep_resize'
