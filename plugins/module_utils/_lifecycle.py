@@ -123,6 +123,11 @@ class Lifecycle(object):
                           power_state=PowerState.NOSTATE.label, deleted_at=utcnow())
         return record
 
+    def purge(self, guest, uuid):
+        """Destroy and undefine ``guest`` and remove the instance's files,
+        without touching the record (completing a partial deletion)."""
+        self._remove(guest, uuid)
+
     def _remove(self, guest, uuid):
         if guest is not None:
             uuid = uuid or guest.uuid

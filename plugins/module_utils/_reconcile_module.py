@@ -1,0 +1,64 @@
+# Copyright (c) 2026 novalite.compute contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""state_reconcile's engine: the one object that talks to AnsibleModule."""
+
+from __future__ import annotations
+
+import socket
+
+from ansible_collections.novalite.compute.plugins.module_utils._errors import InvalidInput
+from ansible_collections.novalite.compute.plugins.module_utils._host import Host
+from ansible_collections.novalite.compute.plugins.module_utils._paths import InstancePaths
+from ansible_collections.novalite.compute.plugins.module_utils._reconcile import Reconciler, run_all
+from ansible_collections.novalite.compute.plugins.module_utils._reconcile_policy import changes
+from ansible_collections.novalite.compute.plugins.module_utils._records import RecordStore
+from ansible_collections.novalite.compute.plugins.module_utils._spec import validate_uuid
+
+RECORD_FIELDS = ('uuid', 'name', 'host', 'vm_state', 'task_state', 'power_state', 'updated_at')
+
+
+class ReconcileModule(object):
+    def __init__(self, module):
+        self.module = module
+        p = module.params
+        self.params = p
+        self.this_host = p.get('compute_host') or socket.gethostname()
+        self.paths = InstancePaths(p['instances_path'])
+        self.store = RecordStore(self.paths, lock_timeout=p['lock_timeout'])
+        self.host = Host(p['uri'])
+        self.reconciler = Reconciler(self.host, self.paths, self.store, self.this_host,
+                                     resume=p['resume_guests_state_on_host_boot'],
+                                     shutdown_timeout=p['shutdown_timeout'], wait_timeout=p['wait_timeout'],
+                                     fetch_timeout=p['fetch_timeout'], validate_certs=p['validate_certs'])
+
+    def _owners(self):
+        owners = {}
+        for uuid, host in (self.params.get('owners') or {}).items():
+            owners[validate_uuid(uuid)] = str(host)
+        return owners
+
+    def run(self):
+        mode = self.params['mode']
+        owners = self._owners()
+        only = set(self.params.get('instances') or [])
+        if any(not item for item in only):
+            raise InvalidInput('instances must not contain empty names')
+        with self.host:
+            entries, orphans = self.reconciler.plan(mode, owners, only)
+            plan = [self._view(entry) for entry in entries]
+            result = {'changed': any(changes(e['actions']) for e in entries), 'compute_host': self.this_host,
+                      'mode': mode, 'plan': plan, 'orphans': orphans, 'results': [], 'errors': 0,
+                      'records': [dict((f, r.to_dict().get(f)) for f in RECORD_FIELDS) for r in self.store.list()]}
+            if self.module.check_mode or not result['changed']:
+                return result
+            results, errors = run_all(self.reconciler, entries, mode)
+        result.update(results=results, errors=errors,
+                      changed=any(r.get('done') and any(a['action'] != 'note' for a in r['done']) for r in results)
+                      or errors > 0)
+        return result
+
+    @staticmethod
+    def _view(entry):
+        return {'uuid': entry['uuid'], 'name': entry['name'], 'owner': entry['owner'],
+                'observed_power_state': entry['observed']['power_state'],
+                'actions': [a.to_dict() for a in entry['actions']]}

@@ -1,0 +1,184 @@
+#!/usr/bin/python
+# Copyright (c) 2026 novalite.compute contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: state_reconcile
+short_description: Recover interrupted operations and bring instance records in line with libvirt
+version_added: 0.1.0
+description:
+  - Runs on one hypervisor. Reads every instance record of the host and every libvirt domain (one
+    C(listAllDomains) call), decides per instance with two pure decision tables, then acts instance by
+    instance, each under its lock and decided again from what is there at that moment.
+  - O(mode=recover) is Nova's C(_init_instance) - an interrupted build becomes V(error); an interrupted
+    reboot is retried (a soft reboot that got as far as powering off becomes hard), or its task state
+    cleared when the guest already runs; an interrupted power-off or power-on is done again; an interrupted
+    deletion is finished, a partial one completed; a migration cut short while copying
+    (V(resize_migrating)) is rolled back on this host; snapshot and V(resize_prep) task states are cleared;
+    a domain left here of an instance that belongs to another host is destroyed (its disks are kept); with
+    O(resume_guests_state_on_host_boot) an instance recorded as running whose domain is not running is
+    started again by a hard reboot that leaves its record as it was.
+  - O(mode=sync) is Nova's C(_sync_instance_power_state) - instances with a task in progress or owned by
+    another host are skipped; the observed power state is recorded; an active instance found shut off,
+    crashed or suspended is recorded as stopped; a stopped instance found running is forced off; a paused
+    one found shut off is recorded as stopped; deleted instances found running are only reported.
+  - O(mode=both) recovers first and syncs the instances recovery left alone.
+  - One failing instance never stops the others; failures are listed in RV(results) and the module only
+    fails at the end when O(fail_on_error) is set.
+author:
+  - novalite.compute contributors (@novalite)
+extends_documentation_fragment:
+  - novalite.compute.hypervisor
+attributes:
+  check_mode:
+    support: full
+    description: Returns the plan (RV(plan)) and changes nothing.
+  diff_mode:
+    support: none
+    description: RV(plan) lists every action with its reason.
+  idempotent:
+    support: full
+    description: A second run finds nothing to do.
+options:
+  mode:
+    description: V(recover) interrupted operations, V(sync) power states, or V(both).
+    type: str
+    choices: [recover, sync, both]
+    default: both
+  owners:
+    description:
+      - Which host owns each instance, as decided from the records of the whole inventory
+        (instance uuid -> compute_host); the playbook C(novalite.compute.reconcile) computes it.
+        Without it, each record's own C(host) decides.
+    type: dict
+  instances:
+    description: Only these instances (names or uuids); all by default. The event rulebook uses this.
+    type: list
+    elements: str
+  resume_guests_state_on_host_boot:
+    description:
+      - Start again instances recorded as running whose domain is not running (Nova's option of the same
+        name), instead of recording them as stopped.
+    type: bool
+    default: false
+  fail_on_error:
+    description: Fail the task when any instance could not be reconciled (the others are still done).
+    type: bool
+    default: false
+  shutdown_timeout:
+    description: Seconds for a clean ACPI power-off before the domain is destroyed, when a stop is retried.
+    type: int
+    default: 60
+  wait_timeout:
+    description: Seconds to wait for a domain to run after starting it.
+    type: int
+    default: 120
+  fetch_timeout:
+    description: Socket timeout when a hard reboot must fetch a purged base image again.
+    type: int
+    default: 60
+  validate_certs:
+    description: Verify TLS certificates when fetching a base image again over https.
+    type: bool
+    default: true
+seealso:
+  - module: novalite.compute.instance_reboot
+  - module: novalite.compute.instance_migrate
+'''
+
+EXAMPLES = r'''
+- name: See what would be recovered and synced
+  novalite.compute.state_reconcile:
+  check_mode: true
+  register: plan
+
+- name: Recover after a host restart, starting the guests that were running
+  novalite.compute.state_reconcile:
+    mode: both
+    resume_guests_state_on_host_boot: true
+
+- name: Sync one instance after a libvirt event
+  novalite.compute.state_reconcile:
+    mode: sync
+    instances: [web1]
+'''
+
+RETURN = r'''
+plan:
+  description: Per instance - uuid, name, owner, the power state libvirt reported, and the actions decided, each with its reason.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"uuid": "5b0d…", "name": "web1", "owner": "hv1", "observed_power_state": "shutdown",
+            "actions": [{"action": "reboot", "type": "hard", "from_task_state": "reboot_started",
+                         "reason": "interrupted reboot (task_state reboot_started, power shutdown)"}]}]
+results:
+  description: Per instance acted on - the actions done, or the error that stopped it.
+  returned: always
+  type: list
+  elements: dict
+errors:
+  description: How many instances failed.
+  returned: always
+  type: int
+orphans:
+  description: Domains of this collection (they carry its metadata) that have no record on this host.
+  returned: always
+  type: list
+  elements: dict
+records:
+  description: A summary of every record on this host (uuid, name, host, vm_state, task_state, power_state, updated_at), used to decide ownership across hosts.
+  returned: always
+  type: list
+  elements: dict
+compute_host:
+  description: This host's name in the records.
+  returned: always
+  type: str
+mode:
+  description: The mode that ran.
+  returned: always
+  type: str
+'''
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.novalite.compute.plugins.module_utils._argspec import hypervisor_options
+from ansible_collections.novalite.compute.plugins.module_utils._errors import NovaliteError
+from ansible_collections.novalite.compute.plugins.module_utils._reconcile_module import ReconcileModule
+from ansible_collections.novalite.compute.plugins.module_utils._requirements import missing_library
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            mode=dict(type='str', default='both', choices=['recover', 'sync', 'both']),
+            owners=dict(type='dict'),
+            instances=dict(type='list', elements='str'),
+            resume_guests_state_on_host_boot=dict(type='bool', default=False),
+            fail_on_error=dict(type='bool', default=False),
+            shutdown_timeout=dict(type='int', default=60),
+            wait_timeout=dict(type='int', default=120),
+            fetch_timeout=dict(type='int', default=60),
+            validate_certs=dict(type='bool', default=True),
+            **hypervisor_options()
+        ),
+        supports_check_mode=True,
+    )
+    missing = missing_library()
+    if missing:
+        module.fail_json(msg=missing_required_lib(missing[0]), exception=missing[1])
+
+    try:
+        result = ReconcileModule(module).run()
+    except NovaliteError as exc:
+        module.fail_json(msg=str(exc), error=type(exc).__name__, step=exc.step, **exc.details)
+    if module.params['fail_on_error'] and result['errors']:
+        module.fail_json(msg='%d instance(s) could not be reconciled' % result['errors'], **result)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
