@@ -13,7 +13,7 @@ import os
 import shutil
 
 from ansible_collections.novalite.compute.plugins.module_utils import _states as states
-from ansible_collections.novalite.compute.plugins.module_utils._errors import MigrationError, NovaliteError
+from ansible_collections.novalite.compute.plugins.module_utils._errors import DomainNotFound, MigrationError, NovaliteError
 from ansible_collections.novalite.compute.plugins.module_utils._lifecycle import Lifecycle
 from ansible_collections.novalite.compute.plugins.module_utils._power import PowerState
 from ansible_collections.novalite.compute.plugins.module_utils._reboot import Rebooter
@@ -39,8 +39,14 @@ class Reconciler(object):
 
     # -- looking -----------------------------------------------------------------------
     def _observation(self, uuid, guest):
+        power = None
+        if guest is not None:
+            try:
+                power = guest.power_state().label
+            except DomainNotFound:      # undefined between the listing and now
+                guest = None
         return {'defined': guest is not None,
-                'power_state': guest.power_state().label if guest is not None else None,
+                'power_state': power,
                 'instance_dir': os.path.isdir(self.paths.instance_dir(uuid)),
                 'resize_dir': os.path.isdir(self.paths.resize_dir(uuid))}
 
@@ -68,10 +74,13 @@ class Reconciler(object):
                             'actions': self._actions(record, observed, owner, mode)})
         orphans = []
         for uuid, guest in sorted(guests.items()):
-            if uuid not in known and (not only or uuid in only or guest.name in only):
-                if guest.config(inactive=True).instance is not None:
-                    orphans.append({'uuid': uuid, 'name': guest.name,
-                                    'power_state': guest.power_state().label})
+            if uuid in known:
+                continue
+            try:
+                if (not only or uuid in only or guest.name in only) and guest.config(inactive=True).instance:
+                    orphans.append({'uuid': uuid, 'name': guest.name, 'power_state': guest.power_state().label})
+            except DomainNotFound:      # another operation removed it meanwhile
+                continue
         return entries, orphans
 
     # -- acting ------------------------------------------------------------------------
@@ -109,8 +118,8 @@ class Reconciler(object):
     def _do_complete_deletion(self, record, guest, _action):
         self.lifecycle.purge(guest, record.uuid)
 
-    def _do_set_error(self, record, _guest, action):
-        self._save(record, vm_state=states.ERROR, task_state=None,
+    def _do_set_error(self, record, guest, action):
+        self._save(record, vm_state=states.ERROR, task_state=None, power_state=self._power(guest),
                    fault={'message': action.reason, 'step': 'reconcile', 'action': 'reconcile'})
 
     def _do_clear_task_state(self, record, guest, action):
