@@ -421,3 +421,33 @@ def test_failed_copy_puts_the_instance_back_on_the_source(hosts, console):
     assert os.path.isdir(inst['instance_dir']) and not os.path.exists(inst['instance_dir'] + '_resize')
     assert hosts.domains(hosts.conn_a)[uuid].state()[0] == libvirt.VIR_DOMAIN_RUNNING
     console(inst['console_log'], 'GUEST-READY', count=2)     # powered off for the copy, started again
+
+
+def test_reconcile_playbook_decides_ownership_from_every_host(hosts, tmp_path):
+    """A's record still says hostA, but B's newer record says hostB (the
+    instance was moved or evacuated there): reconcile.yml reads both hosts
+    first, so A destroys its leftover domain and keeps the disks."""
+    inst = hosts.spawn_a(hosts.prefix + '-o', state='stopped')
+    uuid = inst['uuid']
+    hosts.conn_a.lookupByUUIDString(uuid).create()
+    record = hosts.record(hosts.a_path, uuid)
+    record.update(host='hostB', updated_at='2999-01-01T00:00:00.000000Z')
+    staged = tmp_path / 'record.json'
+    staged.write_text(json.dumps(record))
+    subprocess.run(hosts.ssh + ['mkdir', '-p', hosts.b_path + '/_records'], check=True)
+    with open(str(staged)) as handle:
+        subprocess.run(hosts.ssh + ['cat > %s/_records/%s.json' % (hosts.b_path, uuid)], stdin=handle, check=True)
+
+    playbook = os.path.join(os.path.dirname(PLAYBOOK), 'reconcile.yml')
+    preview = subprocess.run(['ansible-playbook', '-i', hosts.inventory, playbook, '--check'],
+                             capture_output=True, text=True, check=False)
+    assert preview.returncode == 0, preview.stdout[-3000:]
+    assert hosts.domains(hosts.conn_a)[uuid].state()[0] == libvirt.VIR_DOMAIN_RUNNING
+
+    done = subprocess.run(['ansible-playbook', '-i', hosts.inventory, playbook], capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert '%s: destroy_domain' % inst['name'] in done.stdout
+    assert uuid not in hosts.domains(hosts.conn_a)
+    assert os.path.exists(os.path.join(inst['instance_dir'], 'disk'))
+    assert hosts.record(hosts.a_path, uuid)['host'] == 'hostA'     # A's own record is left as it was
