@@ -14,12 +14,14 @@ bash scripts/sanity.sh
 echo "== ansible-doc renders every module"
 listed=$(ansible-doc -l novalite.compute)
 echo "$listed"
-for module in libvirt_instance instance_reboot instance_migrate; do
+for module in libvirt_instance instance_reboot instance_migrate state_reconcile; do
     grep -q "^novalite.compute.$module " <<<"$listed" || { echo "ansible-doc does not list $module" >&2; exit 1; }
     ansible-doc "novalite.compute.$module" > /dev/null
 done
 echo "== integration tests (real libvirtd, virt_type=$NOVALITE_VIRT_TYPE)"
-python -m pytest -q -n 2 tests/integration
+python -m pytest -q -n 2 -m "not serial" tests/integration
+echo "== integration tests that restart libvirtd (alone)"
+python -m pytest -q -m serial tests/integration
 echo "== demo playbook"
 ansible-playbook playbooks/demo.yml -e "virt_type=$NOVALITE_VIRT_TYPE" \
     -e "image_url=file://$NOVALITE_TEST_IMAGE" -e "network=$NOVALITE_TEST_NETWORK"

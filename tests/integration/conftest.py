@@ -26,6 +26,7 @@ TEST_ROOT = '/var/lib/novalite-test'
 
 
 def pytest_configure(config):
+    config.addinivalue_line('markers', 'serial: restarts libvirtd; run alone, after the parallel tests')
     missing = [name for name in REQUIRED_ENV if not os.environ.get(name)]
     if missing:
         raise pytest.UsageError('integration tests need %s: source build/novalite.env (scripts/setup.sh)'
