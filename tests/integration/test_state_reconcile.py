@@ -60,7 +60,10 @@ def _actions(result, uuid):
 def test_recovery_of_interrupted_operations(run_module, console, conn, prefix, instances_path, image_url,
                                             virt_type):
     path = instances_path
-    make = lambda name, **kw: _spawn(run_module, path, prefix + '-' + name, virt_type, image_url, **kw)  # noqa: E731
+
+    def make(name, **kw):
+        return _spawn(run_module, path, prefix + '-' + name, virt_type, image_url, **kw)
+
     building = make('build', state='stopped')
     rebooting = make('rboot')
     started = make('rstart')
@@ -157,7 +160,10 @@ def test_recovery_of_interrupted_operations(run_module, console, conn, prefix, i
 
 def test_power_state_sync(run_module, console, conn, prefix, instances_path, image_url, virt_type):
     path = instances_path
-    make = lambda name, **kw: _spawn(run_module, path, prefix + '-' + name, virt_type, image_url, **kw)  # noqa: E731
+
+    def make(name, **kw):
+        return _spawn(run_module, path, prefix + '-' + name, virt_type, image_url, **kw)
+
     crashed = make('gone')
     woken = make('woke', state='stopped')
     resumed = make('resume')

@@ -68,8 +68,8 @@ def test_lifecycle_events_and_reconnect(prefix, virt_type):
             await next_event(queue, lambda e: e['event'] == 'connected')
             conn = await asyncio.get_running_loop().run_in_executor(None, libvirt.open, 'qemu:///system')
             dom = transient_domain(conn, prefix + '-eda', virt_type)
-            started, _ = await next_event(queue, lambda e: e.get('uuid') == dom.UUIDString()
-                                          and e['event'] == 'started')
+            started, _seen = await next_event(
+                queue, lambda e: e.get('uuid') == dom.UUIDString() and e['event'] == 'started')
             assert started['event'] == 'started' and started['detail'] == 'booted'
             assert started['name'] == prefix + '-eda' and started['host'] == 'hv-test'
 
@@ -87,7 +87,7 @@ def test_lifecycle_events_and_reconnect(prefix, virt_type):
             dom = transient_domain(conn, prefix + '-eda2', virt_type)
             await next_event(queue, lambda e: e.get('uuid') == dom.UUIDString() and e['event'] == 'started')
             dom.destroy()
-            again, _ = await next_event(queue, lambda e: e.get('uuid') == dom.UUIDString() and e['event'] == 'stopped')
+            again, _seen = await next_event(queue, lambda e: e.get('uuid') == dom.UUIDString() and e['event'] == 'stopped')
             assert again['detail'] == 'destroyed'
             conn.close()
         finally:
