@@ -9,19 +9,17 @@ the real run computes it again under the per-instance lock.
 
 from __future__ import annotations
 
-import socket
 import uuid as uuidlib
 
 from ansible_collections.novalite.compute.plugins.module_utils import _states as states
 from ansible_collections.novalite.compute.plugins.module_utils._diff import DifferenceTracker
 from ansible_collections.novalite.compute.plugins.module_utils._errors import InvalidInput
-from ansible_collections.novalite.compute.plugins.module_utils._host import Host
+from ansible_collections.novalite.compute.plugins.module_utils._hypervisor import hypervisor
 from ansible_collections.novalite.compute.plugins.module_utils._image_cache import ImageCache
 from ansible_collections.novalite.compute.plugins.module_utils._lifecycle import Lifecycle
 from ansible_collections.novalite.compute.plugins.module_utils._migration_policy import check_owner
-from ansible_collections.novalite.compute.plugins.module_utils._paths import InstancePaths
 from ansible_collections.novalite.compute.plugins.module_utils._plan import is_live, managed_view, plan, predict
-from ansible_collections.novalite.compute.plugins.module_utils._records import InstanceRecord, RecordStore
+from ansible_collections.novalite.compute.plugins.module_utils._records import InstanceRecord
 from ansible_collections.novalite.compute.plugins.module_utils._spawn import Spawner
 from ansible_collections.novalite.compute.plugins.module_utils._spec import normalise
 from ansible_collections.novalite.compute.plugins.module_utils._views import record_view
@@ -32,9 +30,7 @@ class InstanceModule(object):
         self.module = module
         params = module.params
         self.params = params
-        self.paths = InstancePaths(params['instances_path'])
-        self.store = RecordStore(self.paths, lock_timeout=params['lock_timeout'])
-        self.host = Host(params['uri'])
+        self.this_host, self.paths, self.store, self.host = hypervisor(params)
         self.images = ImageCache(self.paths, force_raw=params['force_raw_images'],
                                  fetch_timeout=params['fetch_timeout'],
                                  validate_certs=params['validate_certs'])
@@ -80,7 +76,7 @@ class InstanceModule(object):
     def _assess(self, desired):
         record = self._find_record(desired)
         if is_live(record):
-            check_owner(record, self.params.get('compute_host') or socket.gethostname())
+            check_owner(record, self.this_host)
         guest, observed = self._observe(desired, record)
         return record, guest, observed, plan(desired, record, observed)
 
@@ -132,7 +128,7 @@ class InstanceModule(object):
         return InstanceRecord({
             'uuid': desired['uuid'],
             'name': desired['name'],
-            'host': self.params.get('compute_host') or socket.gethostname(),
+            'host': self.this_host,
             'vm_state': states.BUILDING,
             'task_state': None,
             'flavor': desired['flavor'],

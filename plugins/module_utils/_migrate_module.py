@@ -14,21 +14,17 @@ halves of confirm and revert in one run.
 
 from __future__ import annotations
 
-import socket
-
 from ansible_collections.novalite.compute.plugins.module_utils import _migrations as ms
 from ansible_collections.novalite.compute.plugins.module_utils._errors import (
     InstanceNotFound,
     InvalidInput,
     MigrationError,
 )
-from ansible_collections.novalite.compute.plugins.module_utils._host import Host
+from ansible_collections.novalite.compute.plugins.module_utils._hypervisor import hypervisor
 from ansible_collections.novalite.compute.plugins.module_utils._lookup import find_instance
 from ansible_collections.novalite.compute.plugins.module_utils._migrate_dest import MigrationDest
 from ansible_collections.novalite.compute.plugins.module_utils._migrate_source import MigrationSource
 from ansible_collections.novalite.compute.plugins.module_utils._migrations import MigrationStore
-from ansible_collections.novalite.compute.plugins.module_utils._paths import InstancePaths
-from ansible_collections.novalite.compute.plugins.module_utils._records import RecordStore
 from ansible_collections.novalite.compute.plugins.module_utils._spec import validate_flavor, validate_uuid
 from ansible_collections.novalite.compute.plugins.module_utils._views import record_view
 
@@ -53,11 +49,8 @@ class MigrateModule(object):
         self.module = module
         p = module.params
         self.params = p
-        self.this_host = p.get('compute_host') or socket.gethostname()
-        self.paths = InstancePaths(p['instances_path'])
-        self.store = RecordStore(self.paths, lock_timeout=p['lock_timeout'])
+        self.this_host, self.paths, self.store, self.host = hypervisor(p)
         self.migrations = MigrationStore(self.paths)
-        self.host = Host(p['uri'])
         self.source = MigrationSource(self.host, self.paths, self.store, self.migrations, self.this_host)
         self.dest = MigrationDest(self.host, self.paths, self.store, self.migrations, self.this_host,
                                   fetch_timeout=p['fetch_timeout'], validate_certs=p['validate_certs'])

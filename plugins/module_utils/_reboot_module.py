@@ -9,16 +9,12 @@ again, and reboot.
 
 from __future__ import annotations
 
-import socket
-
 from ansible_collections.novalite.compute.plugins.module_utils._errors import NovaliteError
-from ansible_collections.novalite.compute.plugins.module_utils._host import Host
+from ansible_collections.novalite.compute.plugins.module_utils._hypervisor import hypervisor
 from ansible_collections.novalite.compute.plugins.module_utils._lookup import find_instance, observe
 from ansible_collections.novalite.compute.plugins.module_utils._migration_policy import check_owner
-from ansible_collections.novalite.compute.plugins.module_utils._paths import InstancePaths
 from ansible_collections.novalite.compute.plugins.module_utils._reboot import Rebooter
 from ansible_collections.novalite.compute.plugins.module_utils._reboot_policy import plan_reboot
-from ansible_collections.novalite.compute.plugins.module_utils._records import RecordStore
 from ansible_collections.novalite.compute.plugins.module_utils._views import record_view
 
 
@@ -26,16 +22,14 @@ class RebootModule(object):
     def __init__(self, module):
         self.module = module
         self.params = module.params
-        self.paths = InstancePaths(self.params['instances_path'])
-        self.store = RecordStore(self.paths, lock_timeout=self.params['lock_timeout'])
-        self.host = Host(self.params['uri'])
+        self.this_host, self.paths, self.store, self.host = hypervisor(self.params)
         self.rebooter = Rebooter(self.host, self.paths, self.store,
                                  fetch_timeout=self.params['fetch_timeout'],
                                  validate_certs=self.params['validate_certs'])
 
     def _assess(self):
         record = find_instance(self.store, self.params.get('name'), self.params.get('uuid'), self.paths)
-        check_owner(record, self.params.get('compute_host') or socket.gethostname())
+        check_owner(record, self.this_host)
         return record, plan_reboot(record, self.params['type'], observe(self.host, record))
 
     def run(self):

@@ -4,14 +4,10 @@
 
 from __future__ import annotations
 
-import socket
-
 from ansible_collections.novalite.compute.plugins.module_utils._errors import InvalidInput
-from ansible_collections.novalite.compute.plugins.module_utils._host import Host
-from ansible_collections.novalite.compute.plugins.module_utils._paths import InstancePaths
+from ansible_collections.novalite.compute.plugins.module_utils._hypervisor import hypervisor
 from ansible_collections.novalite.compute.plugins.module_utils._reconcile import Reconciler, run_all
 from ansible_collections.novalite.compute.plugins.module_utils._reconcile_policy import changes
-from ansible_collections.novalite.compute.plugins.module_utils._records import RecordStore
 from ansible_collections.novalite.compute.plugins.module_utils._spec import validate_uuid
 
 RECORD_FIELDS = ('uuid', 'name', 'host', 'vm_state', 'task_state', 'power_state', 'updated_at')
@@ -22,10 +18,7 @@ class ReconcileModule(object):
         self.module = module
         p = module.params
         self.params = p
-        self.this_host = p.get('compute_host') or socket.gethostname()
-        self.paths = InstancePaths(p['instances_path'])
-        self.store = RecordStore(self.paths, lock_timeout=p['lock_timeout'])
-        self.host = Host(p['uri'])
+        self.this_host, self.paths, self.store, self.host = hypervisor(p)
         self.reconciler = Reconciler(self.host, self.paths, self.store, self.this_host,
                                      resume=p['resume_guests_state_on_host_boot'],
                                      shutdown_timeout=p['shutdown_timeout'], wait_timeout=p['wait_timeout'],
