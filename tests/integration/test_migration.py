@@ -451,3 +451,36 @@ def test_reconcile_playbook_decides_ownership_from_every_host(hosts, tmp_path):
     assert uuid not in hosts.domains(hosts.conn_a)
     assert os.path.exists(os.path.join(inst['instance_dir'], 'disk'))
     assert hosts.record(hosts.a_path, uuid)['host'] == 'hostA'     # A's own record is left as it was
+
+
+def test_inventory_plugin_lists_instances_of_both_hosts(hosts, tmp_path):
+    on_a = hosts.spawn_a(hosts.prefix + '-ia', state='stopped')
+    on_b = hosts.module('hostB', 'libvirt_instance', {
+        'name': hosts.prefix + '-ib', 'state': 'stopped', 'virt_type': os.environ['NOVALITE_VIRT_TYPE'],
+        'image': {'url': 'file://' + os.environ['NOVALITE_TEST_IMAGE']},
+        'flavor': {'name': 'm1.tiny', 'vcpus': 1, 'memory_mb': 64}})
+    assert on_b['changed'] and not on_b.get('failed'), on_b.get('msg')
+    config = tmp_path / 'novalite.yml'
+    config.write_text(json.dumps({
+        'plugin': 'novalite.compute.instances',
+        'hypervisors': [
+            {'name': 'hostA', 'instances_path': hosts.a_path},
+            {'name': 'hostB', 'instances_path': hosts.b_path, 'ssh_host': os.environ['NOVALITE_HOSTB_SSH_HOST'],
+             'ssh_port': int(os.environ['NOVALITE_HOSTB_SSH_PORT']), 'ssh_user': os.environ['NOVALITE_HOSTB_USER'],
+             'ssh_key': os.environ['NOVALITE_HOSTB_SSH_KEY'], 'python': '/usr/bin/python3'}],
+        'keyed_groups': [{'key': 'novalite_flavor.vcpus | string', 'prefix': 'vcpus'}]}))
+    graph = subprocess.run(['ansible-inventory', '-i', str(config), '--graph'], capture_output=True, text=True,
+                           check=False)
+    assert graph.returncode == 0, graph.stderr
+    assert '@vm_state_stopped:' in graph.stdout and '@hypervisor_hostB:' in graph.stdout, graph.stderr
+    listed = json.loads(subprocess.run(['ansible-inventory', '-i', str(config), '--list'], capture_output=True,
+                                       text=True, check=True).stdout)
+    assert set(listed['vm_state_stopped']['hosts']) == {on_a['name'], on_b['instance']['name']}
+    assert listed['hypervisor_hostA']['hosts'] == [on_a['name']]
+    assert listed['flavor_m1_tiny']['hosts'] == [on_b['instance']['name']]
+    assert set(listed['vcpus_1']['hosts']) == {on_a['name'], on_b['instance']['name']}
+    # ansible-core marks variables from an inventory source as unsafe in --list output
+    hostvars = dict((k, v.get('__ansible_unsafe', v) if isinstance(v, dict) else v)
+                    for k, v in listed['_meta']['hostvars'][on_b['instance']['name']].items())
+    assert hostvars['novalite_uuid'] == on_b['instance']['uuid'] and hostvars['novalite_hypervisor'] == 'hostB'
+    assert (hostvars['novalite_vm_state'], hostvars['novalite_power_state']) == ('stopped', 'shutdown')
