@@ -18,6 +18,17 @@ for module in libvirt_instance instance_reboot instance_migrate state_reconcile;
     grep -q "^novalite.compute.$module " <<<"$listed" || { echo "ansible-doc does not list $module" >&2; exit 1; }
     ansible-doc "novalite.compute.$module" > /dev/null
 done
+echo "== AWX execution environment build context (ansible-builder create)"
+rm -rf build/ee-context
+ansible-builder create -f meta/execution-environment.yml -c build/ee-context >/dev/null
+for want in libvirt-python lxml; do
+    grep -q "^$want" build/ee-context/_build/requirements.txt || { echo "EE context lacks $want" >&2; exit 1; }
+done
+for want in libvirt-dev qemu-utils openssh-client libvirt-devel qemu-img; do
+    grep -q "^$want " build/ee-context/_build/bindep.txt || { echo "EE context lacks bindep $want" >&2; exit 1; }
+done
+grep -q "novalite.compute" build/ee-context/_build/requirements.yml
+echo "EE context ok: build/ee-context"
 echo "== integration tests (real libvirtd, virt_type=$NOVALITE_VIRT_TYPE)"
 python -m pytest -q -n 2 -m "not serial" tests/integration
 echo "== integration tests that restart libvirtd (alone)"
