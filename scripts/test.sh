@@ -18,6 +18,8 @@ for module in libvirt_instance instance_reboot instance_migrate state_reconcile;
     grep -q "^novalite.compute.$module " <<<"$listed" || { echo "ansible-doc does not list $module" >&2; exit 1; }
     ansible-doc "novalite.compute.$module" > /dev/null
 done
+echo "== ansible-lint (production profile) on roles/ and playbooks/"
+ansible-lint --profile production roles/ playbooks/
 echo "== AWX execution environment build context (ansible-builder create)"
 rm -rf build/ee-context
 ansible-builder create -f meta/execution-environment.yml -c build/ee-context >/dev/null
@@ -33,6 +35,8 @@ echo "== integration tests (real libvirtd, virt_type=$NOVALITE_VIRT_TYPE)"
 python -m pytest -q -n 2 -m "not serial" tests/integration
 echo "== integration tests that restart libvirtd (alone)"
 python -m pytest -q -m serial tests/integration
+echo "== molecule: hypervisor and instance roles on this host (converge, idempotence, verify)"
+(cd extensions && molecule test)
 echo "== demo playbook"
 ansible-playbook playbooks/demo.yml -e "virt_type=$NOVALITE_VIRT_TYPE" \
     -e "image_url=file://$NOVALITE_TEST_IMAGE" -e "network=$NOVALITE_TEST_NETWORK"
