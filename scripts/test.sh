@@ -20,6 +20,14 @@ for module in libvirt_instance instance_reboot instance_migrate state_reconcile;
 done
 echo "== ansible-lint (production profile) on roles/ and playbooks/"
 ansible-lint --profile production roles/ playbooks/
+echo "== antsibull: collection docs lint, changelog lint, changelog build (in a copy)"
+antsibull-docs lint-collection-docs --plugin-docs build/installed/ansible_collections/novalite/compute
+antsibull-changelog lint
+chlog=$(mktemp -d)
+cp -r galaxy.yml changelogs plugins meta "$chlog"/
+(cd "$chlog" && antsibull-changelog release --version "$(sed -n 's/^version: *//p' galaxy.yml)" >/dev/null \
+    && grep -q state_reconcile CHANGELOG.rst && grep -q instance_migrate CHANGELOG.rst)
+rm -rf "$chlog"
 echo "== AWX execution environment build context (ansible-builder create)"
 rm -rf build/ee-context
 ansible-builder create -f meta/execution-environment.yml -c build/ee-context >/dev/null
