@@ -18,6 +18,8 @@ for module in libvirt_instance instance_reboot instance_migrate state_reconcile;
     grep -q "^novalite.compute.$module " <<<"$listed" || { echo "ansible-doc does not list $module" >&2; exit 1; }
     ansible-doc "novalite.compute.$module" > /dev/null
 done
+ansible-doc -t inventory -l novalite.compute | grep -q "^novalite.compute.instances "
+ansible-doc -t inventory novalite.compute.instances > /dev/null
 echo "== ansible-lint (production profile) on roles/ and playbooks/"
 ansible-lint --profile production roles/ playbooks/
 echo "== antsibull: collection docs lint, changelog lint, changelog build (in a copy)"
