@@ -117,6 +117,10 @@ class MigrationSource(object):
                                  instance=record.label, step='start')
         move = plan_move(record, self.this_host, dest_host, new_flavor)
         files = instance_files(self.paths, record)
+        if move['same_host']:
+            for item in files:
+                if item['name'].startswith('_base/'):
+                    item['copy'] = False        # the cache is already here
         migration = dict(move, id=None if check_mode else str(uuidlib.uuid4()),
                          instance_uuid=record.uuid, instance_name=record.name, status=ms.PRE_MIGRATING,
                          claim=claim_for(move['new_flavor'], files),
