@@ -35,6 +35,7 @@ except ImportError:  # pragma: no cover - always present where modules run
     open_url = None
 
 CHUNK = 1024 * 1024
+PROGRESS_EVERY = 64 * 1024 * 1024
 
 
 def image_id(image):
@@ -86,9 +87,11 @@ class ImageCache(object):
         path = self.paths.base_image(name)
         return path if os.path.exists(path) else None
 
-    def get(self, image, max_size=None):
+    def get(self, image, max_size=None, progress=None):
         """Return a CachedImage for ``image`` (a dict: url, checksum, format, id),
-        fetching it on a miss. ``max_size`` is the flavor's root disk in bytes."""
+        fetching it on a miss. ``max_size`` is the flavor's root disk in bytes.
+        ``progress(done, total)`` is called every PROGRESS_EVERY bytes of a
+        download and at its end (total is None when the server does not say)."""
         name = cache_name(image)
         path = self.paths.base_image(name)
         self.paths.ensure_layout()
@@ -96,7 +99,7 @@ class ImageCache(object):
                        what='image cache entry for %s' % image['url']):
             if os.path.exists(path):
                 return self._use_cached(image, name, path, max_size)
-            return self._fetch(image, name, path, max_size)
+            return self._fetch(image, name, path, max_size, progress)
 
     # -- hit -------------------------------------------------------------------
     def _use_cached(self, image, name, path, max_size):
@@ -120,11 +123,11 @@ class ImageCache(object):
             return {}
 
     # -- miss --------------------------------------------------------------------
-    def _fetch(self, image, name, path, max_size):
+    def _fetch(self, image, name, path, max_size, progress=None):
         part = path + '.part'
         staged = path + '.converted'
         try:
-            checksums, size = self._download(image, part)
+            checksums, size = self._download(image, part, progress)
             self._verify_checksum(image, checksums)
             info = _inspect_info(part)
             check = _inspect_check(part, info.get('format')) if info.get('format') == 'qcow2' else None
@@ -154,7 +157,7 @@ class ImageCache(object):
         }, mode=0o644)
         return CachedImage(path, fmt, result['virtual_size'], name, fetched=True)
 
-    def _download(self, image, target):
+    def _download(self, image, target, progress=None):
         url = image['url']
         algorithm, _digest = parse_checksum(image.get('checksum'))
         # Hash only what was asked for: hashing costs more than the copy.
@@ -163,6 +166,8 @@ class ImageCache(object):
         try:
             response = open_url(url, timeout=self.fetch_timeout, validate_certs=self.validate_certs)
             expected = response.headers.get('Content-Length')
+            total = int(expected) if expected is not None and expected.isdigit() else None
+            next_report = PROGRESS_EVERY
             with open(target, 'wb') as out:
                 while True:
                     chunk = response.read(CHUNK)
@@ -170,6 +175,9 @@ class ImageCache(object):
                         break
                     out.write(chunk)
                     received += len(chunk)
+                    if progress and received >= next_report:
+                        progress(received, total)
+                        next_report += PROGRESS_EVERY
                     for hasher in hashers.values():
                         hasher.update(chunk)
                 out.flush()
@@ -180,6 +188,8 @@ class ImageCache(object):
             raise ImageFetchError('download of %s is truncated: got %d of %s bytes' % (url, received, expected))
         if received == 0:
             raise ImageFetchError('download of %s returned no data' % url)
+        if progress:
+            progress(received, total)
         return {alg: h.hexdigest() for alg, h in hashers.items()}, received
 
     @staticmethod

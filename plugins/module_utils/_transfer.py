@@ -136,7 +136,7 @@ class Transfer(object):
     """One receiver process; ``send()`` files through it, then ``close()``.
     ``progress(name, done, total)`` is called about every 256 MiB."""
 
-    PROGRESS_EVERY = 256 * 1024 * 1024
+    PROGRESS_EVERY = 64 * 1024 * 1024
 
     def __init__(self, argv, where, progress=None):
         self.argv = argv
@@ -234,6 +234,8 @@ class Transfer(object):
                         next_report += self.PROGRESS_EVERY
             finally:
                 _drain(chunks, reader, stop)
+            if self.progress:
+                self.progress(name, sent, total)
         trailer = json.dumps({'sha256': digest.hexdigest()}).encode('utf-8')
         self._write(b'E' + struct.pack('>I', len(trailer)) + trailer)
         answer = self._answer().split()

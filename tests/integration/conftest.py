@@ -98,17 +98,21 @@ class ModuleRunner(object):
         self.tmpdir = tmpdir
         self.calls = 0
 
-    def __call__(self, module, args, check=False, diff=False, host='localhost', inventory=None):
-        """Run one module on ``host``; return its result dict (failed ones too)."""
-        return self.start(module, args, check=check, diff=diff, host=host, inventory=inventory).wait_result()
+    def __call__(self, module, args, check=False, diff=False, host='localhost', inventory=None, background=None):
+        """Run one module on ``host``; return its result dict (failed ones too).
+        ``background=(seconds, poll)`` runs it with Ansible's async/poll."""
+        return self.start(module, args, check=check, diff=diff, host=host, inventory=inventory,
+                          background=background).wait_result()
 
-    def start(self, module, args, check=False, diff=False, host='localhost', inventory=None):
+    def start(self, module, args, check=False, diff=False, host='localhost', inventory=None, background=None):
         """Start a module run in the background (for concurrency tests)."""
         self.calls += 1
         result_file = os.path.join(self.tmpdir, 'result-%d.json' % self.calls)
         cmd = ['ansible', host, '-m', 'novalite.compute.%s' % module, '-a', json.dumps(args)]
         if inventory:
             cmd += ['-i', inventory]
+        if background:
+            cmd += ['-B', str(background[0]), '-P', str(background[1])]
         if check:
             cmd.append('--check')
         if diff:

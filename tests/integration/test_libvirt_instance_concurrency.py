@@ -33,3 +33,22 @@ def test_two_spawns_fetch_once(run_module, console, http_server, prefix, instanc
     for result in results:
         assert run_module('libvirt_instance', {'name': result['instance']['name'], 'state': 'absent',
                                                'instances_path': instances_path})['changed']
+
+
+def test_spawn_under_async_poll_reports_fetch_progress(run_module, prefix, instances_path, image_path, virt_type,
+                                                        http_server):
+    """A long build run with Ansible's async/poll finishes and the action log
+    shows the download's progress (bytes done / total)."""
+    shutil.copy(image_path, str(http_server.root / 'async.qcow2'))
+    size = os.path.getsize(image_path)
+    result = run_module('libvirt_instance', {
+        'name': prefix + '-async', 'instances_path': instances_path, 'virt_type': virt_type,
+        'flavor': {'vcpus': 1, 'memory_mb': 96}, 'image': {'url': http_server.url + '/async.qcow2'}},
+        background=(300, 1))
+    assert result.get('changed') and not result.get('failed'), result.get('msg')
+    assert result['instance']['vm_state'] == 'active'
+    uuid = result['instance']['uuid']
+    with open(os.path.join(instances_path, '_records', uuid + '.actions.jsonl')) as handle:
+        events = [json.loads(line) for line in handle]
+    progress = [e for e in events if e['event'] == 'fetch_progress']
+    assert progress and progress[-1]['bytes_done'] == progress[-1]['bytes_total'] == size

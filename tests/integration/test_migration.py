@@ -170,6 +170,10 @@ def test_cold_migration_of_a_running_guest_then_confirm(hosts, console):
     assert sent['%s/disk' % uuid]['bytes'] == allocated_bytes(os.path.join(resize_dir, 'disk'))
     assert sent['%s/disk' % uuid]['bytes'] <= sent['%s/disk' % uuid]['size']
     assert all(len(f['sha256'] or '') == 64 for f in migration['files'] if not f['skipped'])
+    with open(os.path.join(hosts.a_path, '_records', uuid + '.actions.jsonl')) as handle:
+        progress = [e for e in map(json.loads, handle)
+                    if e['event'] == 'copy_progress' and e['file'] == '%s/disk' % uuid]
+    assert progress and progress[-1]['bytes_done'] == progress[-1]['bytes_total'] == sent['%s/disk' % uuid]['bytes']
     ok, out = has_marker(os.path.join(b_dir, 'disk'))
     assert ok, out
 
