@@ -35,8 +35,8 @@ def test_two_spawns_fetch_once(run_module, console, http_server, prefix, instanc
                                                'instances_path': instances_path})['changed']
 
 
-def test_spawn_under_async_poll_reports_fetch_progress(run_module, prefix, instances_path, image_path, virt_type,
-                                                        http_server):
+def test_spawn_under_async_poll_reports_fetch_progress(run_module, prefix, instances_path, image_path,
+                                                       virt_type, http_server):
     """A long build run with Ansible's async/poll finishes and the action log
     shows the download's progress (bytes done / total)."""
     shutil.copy(image_path, str(http_server.root / 'async.qcow2'))
