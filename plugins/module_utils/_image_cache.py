@@ -5,8 +5,10 @@ images.fetch_to_raw).
 
 ``ImageCache.get()`` holds a per-image file lock, so two spawns of the same
 new image download it once: the second finds the file in place when it gets
-the lock. A miss streams the URL (Ansible's ``open_url``: http, https, file)
-to ``<sha1>.part`` (hashing it only when a checksum is given), checks length and checksum, inspects it
+the lock. A miss streams the URL (Ansible's ``open_url``: http, https)
+to ``<sha1>.part`` (hashing it only when a checksum is given); a ``file://``
+image is not streamed: it is inspected (and, with force_raw, converted) where
+it is, or copied by the kernel. Then length and checksum are checked, and it is inspected
 with qemu-img (format, backing file, data file, corruption, virtual size),
 optionally converts it to raw, and renames it into place. A sidecar
 ``<sha1>.json`` remembers where it came from and any digest computed. Every failure
@@ -18,6 +20,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+import urllib.parse
 
 from ansible_collections.novalite.compute.plugins.module_utils import _qemu_img
 from ansible_collections.novalite.compute.plugins.module_utils._errors import (
@@ -126,16 +130,29 @@ class ImageCache(object):
     def _fetch(self, image, name, path, max_size, progress=None):
         part = path + '.part'
         staged = path + '.converted'
+        local = _local_path(image['url'])
         try:
-            checksums, size = self._download(image, part, progress)
+            if local is not None:
+                # file:// fast path: no stream through Python. With force_raw
+                # the local file is inspected and converted where it is;
+                # otherwise the kernel copies it (copy_file_range).
+                checksums, size = self._read_local(image, local, progress)
+                source = local
+            else:
+                checksums, size = self._download(image, part, progress)
+                source = part
             self._verify_checksum(image, checksums)
-            info = _inspect_info(part)
-            check = _inspect_check(part, info.get('format')) if info.get('format') == 'qcow2' else None
+            info = _inspect_info(source)
+            check = _inspect_check(source, info.get('format')) if info.get('format') == 'qcow2' else None
             result = evaluate(info, check, declared_format=image.get('format'), max_size=max_size)
             fmt = result['format']
+            if source == local and not (self.force_raw and fmt != 'raw'):
+                shutil.copyfile(local, part)
+                source = part
             if self.force_raw and fmt != 'raw':
-                _qemu_img.convert(part, fmt, staged, 'raw')
-                os.unlink(part)
+                _qemu_img.convert(source, fmt, staged, 'raw')
+                if source == part:
+                    os.unlink(part)
                 converted = _inspect_info(staged, 'raw')
                 if converted.get('format') != 'raw':
                     raise ImageUnacceptable('converted to raw, but format is now %s' % converted.get('format'))
@@ -156,6 +173,27 @@ class ImageCache(object):
             'checksums': checksums, 'fetched_at': utcnow(),
         }, mode=0o644)
         return CachedImage(path, fmt, result['virtual_size'], name, fetched=True)
+
+    @staticmethod
+    def _read_local(image, local, progress=None):
+        """(checksums, size) of a local image; hashed only when a checksum is asked for."""
+        algorithm, _digest = parse_checksum(image.get('checksum'))
+        try:
+            size = os.path.getsize(local)
+            checksums = {}
+            if algorithm:
+                hasher = hashlib.new(algorithm)
+                with open(local, 'rb') as handle:
+                    for chunk in iter(lambda: handle.read(CHUNK), b''):
+                        hasher.update(chunk)
+                checksums[algorithm] = hasher.hexdigest()
+        except OSError as exc:
+            raise ImageFetchError('could not download %s: %s' % (image['url'], exc.strerror or exc))
+        if size == 0:
+            raise ImageFetchError('download of %s returned no data' % image['url'])
+        if progress:
+            progress(size, size)
+        return checksums, size
 
     def _download(self, image, target, progress=None):
         url = image['url']
@@ -198,6 +236,12 @@ class ImageCache(object):
         if algorithm and checksums.get(algorithm) != digest:
             raise ImageUnacceptable('checksum mismatch for %s: expected %s:%s, got %s:%s'
                                     % (image['url'], algorithm, digest, algorithm, checksums.get(algorithm)))
+
+
+def _local_path(url):
+    """The file behind a file:// URL, or None for other schemes."""
+    parsed = urllib.parse.urlparse(url)
+    return urllib.parse.unquote(parsed.path) if parsed.scheme == 'file' else None
 
 
 def _inspect_info(path, fmt=None):
