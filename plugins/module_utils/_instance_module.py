@@ -17,6 +17,7 @@ from ansible_collections.novalite.compute.plugins.module_utils._errors import In
 from ansible_collections.novalite.compute.plugins.module_utils._hypervisor import hypervisor
 from ansible_collections.novalite.compute.plugins.module_utils._image_cache import ImageCache
 from ansible_collections.novalite.compute.plugins.module_utils._lifecycle import Lifecycle
+from ansible_collections.novalite.compute.plugins.module_utils._lookup import observed_of
 from ansible_collections.novalite.compute.plugins.module_utils._migration_policy import check_owner
 from ansible_collections.novalite.compute.plugins.module_utils._plan import is_live, managed_view, plan, predict
 from ansible_collections.novalite.compute.plugins.module_utils._records import InstanceRecord
@@ -69,9 +70,7 @@ class InstanceModule(object):
                                        'on this host; remove it with state=absent first'
                                        % (desired['name'], named.uuid))
                 guest = named
-        observed = {'defined': guest is not None,
-                    'power_state': guest.power_state().label if guest is not None else None}
-        return guest, observed
+        return guest, observed_of(guest)
 
     def _assess(self, desired):
         record = self._find_record(desired)

@@ -22,12 +22,16 @@ from ansible_collections.novalite.compute.plugins.module_utils._errors import (
     NovaliteError,
     WaitTimeout,
 )
-from ansible_collections.novalite.compute.plugins.module_utils._power import PowerState, wait_for
+from ansible_collections.novalite.compute.plugins.module_utils._power import (
+    OFF_STATES,
+    PowerState,
+    power_label,
+    wait_for,
+)
 from ansible_collections.novalite.compute.plugins.module_utils._rebuild import resize_disks
 from ansible_collections.novalite.compute.plugins.module_utils._records import utcnow
 from ansible_collections.novalite.compute.plugins.module_utils._spawn import wait_running, write_guest_xml
 
-OFF_STATES = frozenset((PowerState.SHUTDOWN, PowerState.CRASHED))
 SHUTDOWN_RETRY_INTERVAL = 10  # seconds between ACPI presses (Nova's retry_interval)
 
 
@@ -72,8 +76,7 @@ class Lifecycle(object):
         vm_state as it was, clears task_state and records what libvirt sees."""
         def on_error(_exc):
             record.task_state = None
-            guest = self.host.guest_by_uuid(record.uuid)
-            record.power_state = guest.power_state().label if guest else PowerState.NOSTATE.label
+            record.power_state = power_label(self.host.guest_by_uuid(record.uuid))
         return on_error
 
     def start(self, record, wait_timeout=120):

@@ -32,8 +32,12 @@ def find_instance(store, name=None, uuid=None, paths=None):
     return record
 
 
-def observe(host, record):
-    """``{'defined': bool, 'power_state': label or None}`` of the record's domain."""
-    guest = host.guest_by_uuid(record.uuid)
+def observed_of(guest):
+    """``{'defined': bool, 'power_state': label or None}`` of a domain (or None)."""
     return {'defined': guest is not None,
             'power_state': guest.power_state().label if guest is not None else None}
+
+
+def observe(host, record):
+    """What libvirt shows of the record's domain (see ``observed_of``)."""
+    return observed_of(host.guest_by_uuid(record.uuid))

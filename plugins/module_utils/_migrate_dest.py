@@ -35,7 +35,7 @@ from ansible_collections.novalite.compute.plugins.module_utils._migration_policy
     power_on_after,
     vm_state_after_confirm,
 )
-from ansible_collections.novalite.compute.plugins.module_utils._power import PowerState
+from ansible_collections.novalite.compute.plugins.module_utils._power import PowerState, power_label
 from ansible_collections.novalite.compute.plugins.module_utils._rebuild import backing_of, resize_disks
 from ansible_collections.novalite.compute.plugins.module_utils._spawn import wait_running, write_guest_xml
 
@@ -195,7 +195,7 @@ class MigrationDest(object):
                 op.step('flush disks')
                 sync_tree(self.paths.instance_dir(record.uuid))
             guest = self.host.guest_by_uuid(record.uuid)
-            power = guest.power_state().label if guest is not None else PowerState.NOSTATE.label
+            power = power_label(guest)
             meta = dict(record.system_metadata or {})
             meta.pop('old_vm_state', None)
             self.migrations.save(migration, ms.CONFIRMED)        # releases the claim

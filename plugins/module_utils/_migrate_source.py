@@ -42,7 +42,7 @@ from ansible_collections.novalite.compute.plugins.module_utils._migration_policy
     power_on_after,
 )
 from ansible_collections.novalite.compute.plugins.module_utils._plan import flavor_values
-from ansible_collections.novalite.compute.plugins.module_utils._power import PowerState
+from ansible_collections.novalite.compute.plugins.module_utils._power import PowerState, power_label
 from ansible_collections.novalite.compute.plugins.module_utils._rebuild import backing_of
 from ansible_collections.novalite.compute.plugins.module_utils._spawn import wait_running, write_guest_xml
 from ansible_collections.novalite.compute.plugins.module_utils._transfer import (
@@ -186,7 +186,7 @@ class MigrationSource(object):
                     guest.launch()
                 except NovaliteError:
                     pass        # the record says what it is; a hard reboot starts it
-            record.power_state = guest.power_state().label if guest is not None else PowerState.NOSTATE.label
+            record.power_state = power_label(guest)
 
         with op.running(on_error=rollback):
             op.step('migrating')

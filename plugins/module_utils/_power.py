@@ -44,6 +44,15 @@ class PowerState(enum.IntEnum):
         return cls[label.upper()]
 
 
+# Power states in which a guest is not running any more.
+OFF_STATES = frozenset((PowerState.SHUTDOWN, PowerState.CRASHED))
+
+
+def power_label(guest):
+    """The power state label of ``guest``; ``nostate`` when there is no domain."""
+    return guest.power_state().label if guest is not None else PowerState.NOSTATE.label
+
+
 def _libvirt_table():
     if libvirt is None:
         return {}

@@ -18,7 +18,12 @@ import time
 from ansible_collections.novalite.compute.plugins.module_utils import _states as states
 from ansible_collections.novalite.compute.plugins.module_utils._actions import Operation
 from ansible_collections.novalite.compute.plugins.module_utils._errors import HypervisorError
-from ansible_collections.novalite.compute.plugins.module_utils._power import PowerState, wait_for
+from ansible_collections.novalite.compute.plugins.module_utils._power import (
+    OFF_STATES,
+    PowerState,
+    power_label,
+    wait_for,
+)
 from ansible_collections.novalite.compute.plugins.module_utils._reboot_policy import (
     SOFT,
     expected_before,
@@ -27,7 +32,6 @@ from ansible_collections.novalite.compute.plugins.module_utils._reboot_policy im
 from ansible_collections.novalite.compute.plugins.module_utils._rebuild import FileRebuilder
 from ansible_collections.novalite.compute.plugins.module_utils._spawn import wait_running, write_guest_xml
 
-OFF_STATES = frozenset((PowerState.SHUTDOWN, PowerState.CRASHED))
 SOFT_POLL_INTERVAL = 0.25  # seconds between looks at the domain (Nova: 1)
 
 # Outcomes of the soft reboot loop.
@@ -85,8 +89,7 @@ class Rebooter(object):
         self.rebuilder = FileRebuilder(paths, fetch_timeout=fetch_timeout, validate_certs=validate_certs)
 
     def _power_label(self, uuid):
-        guest = self.host.guest_by_uuid(uuid)
-        return guest.power_state().label if guest is not None else PowerState.NOSTATE.label
+        return power_label(self.host.guest_by_uuid(uuid))
 
     def reboot(self, record, plan, soft_timeout=120, wait_timeout=120):
         """Run ``plan`` (from _reboot_policy.plan_reboot) on ``record``.

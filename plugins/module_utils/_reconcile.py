@@ -15,7 +15,7 @@ import shutil
 from ansible_collections.novalite.compute.plugins.module_utils import _states as states
 from ansible_collections.novalite.compute.plugins.module_utils._errors import DomainNotFound, MigrationError, NovaliteError
 from ansible_collections.novalite.compute.plugins.module_utils._lifecycle import Lifecycle
-from ansible_collections.novalite.compute.plugins.module_utils._power import PowerState
+from ansible_collections.novalite.compute.plugins.module_utils._power import OFF_STATES, PowerState, power_label
 from ansible_collections.novalite.compute.plugins.module_utils._reboot import Rebooter
 from ansible_collections.novalite.compute.plugins.module_utils._reboot_policy import TASK_STATES
 from ansible_collections.novalite.compute.plugins.module_utils._reconcile_policy import changes, recover, sync
@@ -108,9 +108,6 @@ class Reconciler(object):
             setattr(record, field, value)
         self.store.save(record)
 
-    def _power(self, guest):
-        return guest.power_state().label if guest is not None else PowerState.NOSTATE.label
-
     def _do_destroy_domain(self, _record, guest, _action):
         guest.destroy()
         guest.undefine(keep_nvram=True)
@@ -119,11 +116,11 @@ class Reconciler(object):
         self.lifecycle.purge(guest, record.uuid)
 
     def _do_set_error(self, record, guest, action):
-        self._save(record, vm_state=states.ERROR, task_state=None, power_state=self._power(guest),
+        self._save(record, vm_state=states.ERROR, task_state=None, power_state=power_label(guest),
                    fault={'message': action.reason, 'step': 'reconcile', 'action': 'reconcile'})
 
     def _do_clear_task_state(self, record, guest, action):
-        changes_ = {'task_state': None, 'power_state': self._power(guest)}
+        changes_ = {'task_state': None, 'power_state': power_label(guest)}
         if action.params.get('vm_state'):
             changes_['vm_state'] = action.params['vm_state']
         self._save(record, **changes_)
@@ -173,26 +170,26 @@ class Reconciler(object):
         meta.pop('old_vm_state', None)
         migration = dict(record.migration or {}, status='error') if record.migration else None
         self._save(record, task_state=None, vm_state=old_vm_state, old_flavor=None, new_flavor=None,
-                   system_metadata=meta, migration=migration, power_state=self._power(guest))
+                   system_metadata=meta, migration=migration, power_state=power_label(guest))
 
     def _do_resume(self, record, _guest, _action):
         """Nova's resume_state_on_host_boot: a hard reboot that leaves the
         record's intent (vm_state, task_state) as it is."""
         self.rebooter.restart(record, self.wait_timeout)
-        self._save(record, power_state=self._power(self.host.guest_by_uuid(record.uuid)))
+        self._save(record, power_state=power_label(self.host.guest_by_uuid(record.uuid)))
 
     def _do_record_power_state(self, record, _guest, action):
         self._save(record, power_state=action.params['power_state'])
 
     def _do_sync_stop(self, record, guest, _action):
-        if guest is not None and guest.power_state() not in (PowerState.SHUTDOWN, PowerState.CRASHED):
+        if guest is not None and guest.power_state() not in OFF_STATES:
             guest.destroy()
-        self._save(record, vm_state=states.STOPPED, task_state=None, power_state=self._power(guest))
+        self._save(record, vm_state=states.STOPPED, task_state=None, power_state=power_label(guest))
 
     def _do_force_stop(self, record, guest, _action):
         if guest is not None:
             guest.destroy()
-        self._save(record, vm_state=states.STOPPED, task_state=None, power_state=self._power(guest))
+        self._save(record, vm_state=states.STOPPED, task_state=None, power_state=power_label(guest))
 
 
 def run_all(reconciler, entries, mode):
