@@ -9,8 +9,18 @@ from __future__ import annotations
 
 import contextlib
 
+from ansible_collections.novalite.compute.plugins.module_utils import _states as states
 from ansible_collections.novalite.compute.plugins.module_utils._errors import NovaliteError
 from ansible_collections.novalite.compute.plugins.module_utils._records import ANY, utcnow
+
+
+def error_out(record):
+    """An ``on_error`` for ``Operation.running``: the instance goes to vm_state
+    error with no task (Nova's _error_out_instance_on_exception)."""
+    def on_error(_exc):
+        record.vm_state = states.ERROR
+        record.task_state = None
+    return on_error
 
 
 class Operation(object):

@@ -14,7 +14,7 @@ import shutil
 
 from ansible_collections.novalite.compute.plugins.module_utils import _paths
 from ansible_collections.novalite.compute.plugins.module_utils import _states as states
-from ansible_collections.novalite.compute.plugins.module_utils._actions import Operation
+from ansible_collections.novalite.compute.plugins.module_utils._actions import Operation, error_out
 from ansible_collections.novalite.compute.plugins.module_utils._designer import instance_metadata
 from ansible_collections.novalite.compute.plugins.module_utils._domain_xml import METADATA_NS
 from ansible_collections.novalite.compute.plugins.module_utils._errors import (
@@ -113,12 +113,8 @@ class Lifecycle(object):
             self._remove(guest, None)
             return None
 
-        def on_error(_exc):
-            record.vm_state = states.ERROR
-            record.task_state = None
-
         op = Operation(self.store, record, states.ACTION_DELETE)
-        with op.running(on_error=on_error):
+        with op.running(on_error=error_out(record)):
             op.step('delete')
             op.transition(task_state=states.DELETING)
             self._remove(guest or self.host.guest_by_uuid(record.uuid), record.uuid)
@@ -177,12 +173,8 @@ class Lifecycle(object):
     def resize(self, record, flavor):
         """Change the flavor of a powered-off instance in place: grow root
         and ephemeral disks, recreate swap, regenerate the guest."""
-        def on_error(_exc):
-            record.task_state = None
-            record.vm_state = states.ERROR
-
         op = Operation(self.store, record, 'resize')
-        with op.running(on_error=on_error):
+        with op.running(on_error=error_out(record)):
             op.step('resize disks')
             op.transition(expected=None, task_state=states.RESIZE_FINISH,
                           old_flavor=dict(record.flavor), new_flavor=dict(flavor))

@@ -29,7 +29,7 @@ import uuid as uuidlib
 from ansible_collections.novalite.compute.plugins.module_utils import _migrations as ms
 from ansible_collections.novalite.compute.plugins.module_utils import _paths
 from ansible_collections.novalite.compute.plugins.module_utils import _states as states
-from ansible_collections.novalite.compute.plugins.module_utils._actions import Operation
+from ansible_collections.novalite.compute.plugins.module_utils._actions import Operation, error_out
 from ansible_collections.novalite.compute.plugins.module_utils._designer import disk_mapping
 from ansible_collections.novalite.compute.plugins.module_utils._errors import MigrationError, NovaliteError
 from ansible_collections.novalite.compute.plugins.module_utils._image_cache import cache_name
@@ -78,6 +78,38 @@ def instance_files(paths, record, directory=None):
                                   'dest_name': '_base/' + os.path.basename(path), 'size': os.path.getsize(path),
                                   'allocated_bytes': allocated_bytes(path), 'copy': True, 'skip_if_exists': True})
     return files
+
+
+def restore_source_copy(host, paths, record, this_host, old_flavor, power_on, wait_timeout, step=None):
+    """Nova's finish_revert_migration on the source: ``<uuid>_resize`` becomes
+    the instance directory again (a newer copy there, from a same-host or
+    shared-storage move, is dropped), the record gets its old flavor (when
+    given) and this host back, the domain is defined from the record and
+    started when ``power_on``. Returns the Guest."""
+    step = step or (lambda _name: None)
+    uuid = record.uuid
+    inst, resize = paths.instance_dir(uuid), paths.resize_dir(uuid)
+    step('restore instance dir')
+    if os.path.isdir(resize):
+        guest = host.guest_by_uuid(uuid)
+        if guest is not None:
+            guest.destroy()
+        if os.path.isdir(inst):
+            shutil.rmtree(inst)
+        os.rename(resize, inst)
+    if not os.path.exists(paths.instance_file(uuid, _paths.DISK_ROOT)):
+        raise MigrationError('root disk of the source copy is missing: neither %s nor %s holds it' % (inst, resize),
+                             instance=record.label, step='restore instance dir')
+    if old_flavor:
+        record.flavor = dict(old_flavor)
+    record.host = this_host
+    step('define domain')
+    guest = host.define(write_guest_xml(paths, record))
+    if power_on and guest.power_state() != PowerState.RUNNING:
+        step('power on')
+        guest.launch()
+        wait_running(guest, wait_timeout)
+    return guest
 
 
 def _public(files):
@@ -285,43 +317,22 @@ class MigrationSource(object):
     def revert(self, record, migration, wait_timeout=120):
         """Bring the instance back here with its old flavor. Returns True
         when something changed."""
-        uuid = record.uuid
-        inst, resize = self.paths.instance_dir(uuid), self.paths.resize_dir(uuid)
+        resize = self.paths.resize_dir(record.uuid)
         if migration['status'] == ms.REVERTED and not os.path.isdir(resize) \
                 and record.host == self.this_host and record.task_state is None:
             return False
         if migration['status'] != ms.REVERTED:
             check_status(migration, 'revert', instance=record.label)
 
-        def on_error(_exc):
-            record.vm_state = states.ERROR
-            record.task_state = None
-
         op = Operation(self.store, record, states.EVENT_FINISH_REVERT_RESIZE)
-        with op.running(on_error=on_error):
+        with op.running(on_error=error_out(record)):
             op.step('reverting')
             self._track(record, migration, ms.REVERTING)
             op.transition(task_state=states.RESIZE_REVERTING)
-            op.step('restore instance dir')
-            if os.path.isdir(resize):
-                guest = self.host.guest_by_uuid(uuid)
-                if guest is not None:
-                    guest.destroy()
-                if os.path.isdir(inst):
-                    shutil.rmtree(inst)        # the copy of a same-host or shared-storage move
-                os.rename(resize, inst)
-            if not os.path.exists(self.paths.instance_file(uuid, _paths.DISK_ROOT)):
-                raise MigrationError('root disk of the source copy is missing in %s' % inst)
-            record.flavor = dict(migration['old_flavor'])
-            record.host = self.this_host
-            op.step('define domain')
-            guest = self.host.define(write_guest_xml(self.paths, record))
             power_on = power_on_after(migration['old_vm_state'])
-            if power_on and guest.power_state() != PowerState.RUNNING:
-                op.step('power on')
-                guest.launch()
-                wait_running(guest, wait_timeout)
-            elif not power_on and guest.power_state() != PowerState.SHUTDOWN:
+            guest = restore_source_copy(self.host, self.paths, record, self.this_host, migration['old_flavor'],
+                                        power_on, wait_timeout, step=op.step)
+            if not power_on and guest.power_state() != PowerState.SHUTDOWN:
                 guest.destroy()
             self.migrations.save(migration, ms.REVERTED)
             self._track(record, migration)

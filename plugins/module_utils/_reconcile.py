@@ -10,16 +10,15 @@ the others go on.
 from __future__ import annotations
 
 import os
-import shutil
 
 from ansible_collections.novalite.compute.plugins.module_utils import _states as states
-from ansible_collections.novalite.compute.plugins.module_utils._errors import DomainNotFound, MigrationError, NovaliteError
+from ansible_collections.novalite.compute.plugins.module_utils._errors import DomainNotFound, NovaliteError
 from ansible_collections.novalite.compute.plugins.module_utils._lifecycle import Lifecycle
-from ansible_collections.novalite.compute.plugins.module_utils._power import OFF_STATES, PowerState, power_label
+from ansible_collections.novalite.compute.plugins.module_utils._migrate_source import restore_source_copy
+from ansible_collections.novalite.compute.plugins.module_utils._power import OFF_STATES, power_label
 from ansible_collections.novalite.compute.plugins.module_utils._reboot import Rebooter
 from ansible_collections.novalite.compute.plugins.module_utils._reboot_policy import TASK_STATES
 from ansible_collections.novalite.compute.plugins.module_utils._reconcile_policy import changes, recover, sync
-from ansible_collections.novalite.compute.plugins.module_utils._spawn import wait_running, write_guest_xml
 
 MODES = ('recover', 'sync', 'both')
 
@@ -142,29 +141,12 @@ class Reconciler(object):
         self._save(record, task_state=None)
         self.lifecycle.start(record, wait_timeout=self.wait_timeout)
 
-    def _do_revert_migration(self, record, guest, action):
+    def _do_revert_migration(self, record, _guest, action):
         """Nova's finish_revert_migration after a crash mid-copy: the source
         copy comes back, the domain is defined again from the record (old
         flavor), started unless it was stopped, task state cleared."""
-        uuid = record.uuid
-        inst, resize = self.paths.instance_dir(uuid), self.paths.resize_dir(uuid)
-        if os.path.isdir(resize):
-            if guest is not None:
-                guest.destroy()
-            if os.path.isdir(inst):
-                shutil.rmtree(inst)
-            os.rename(resize, inst)
-        if not os.path.exists(os.path.join(inst, 'disk')):
-            raise MigrationError('neither %s nor %s holds the root disk' % (inst, resize), instance=record.label,
-                                 step='revert migration')
-        if record.old_flavor:
-            record.flavor = dict(record.old_flavor)
-        record.host = self.this_host
-        guest = self.host.define(write_guest_xml(self.paths, record))
-        if action.params['power_on']:
-            if guest.power_state() != PowerState.RUNNING:
-                guest.launch()
-            wait_running(guest, self.wait_timeout)
+        guest = restore_source_copy(self.host, self.paths, record, self.this_host, record.old_flavor,
+                                    action.params['power_on'], self.wait_timeout)
         old_vm_state = (record.system_metadata or {}).get('old_vm_state') or states.ACTIVE
         meta = dict(record.system_metadata or {})
         meta.pop('old_vm_state', None)
