@@ -74,6 +74,11 @@ class MigrationError(NovaliteError):
     """A migration or resize step cannot run (wrong host, wrong status, no capacity)."""
 
 
+class ReconcileIncomplete(NovaliteError):
+    """state_reconcile with fail_on_error: some instances could not be
+    reconciled (the others were); ``details`` carry the whole result."""
+
+
 class WaitTimeout(NovaliteError):
     """A power-state wait ran out of time; carries the last state seen."""
 

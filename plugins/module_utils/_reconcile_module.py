@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.novalite.compute.plugins.module_utils._errors import InvalidInput
+from ansible_collections.novalite.compute.plugins.module_utils._errors import InvalidInput, ReconcileIncomplete
 from ansible_collections.novalite.compute.plugins.module_utils._hypervisor import hypervisor
 from ansible_collections.novalite.compute.plugins.module_utils._reconcile import Reconciler, run_all
 from ansible_collections.novalite.compute.plugins.module_utils._reconcile_policy import changes
@@ -48,6 +48,8 @@ class ReconcileModule(object):
         result.update(results=results, errors=errors,
                       changed=any(r.get('done') and any(a['action'] != 'note' for a in r['done']) for r in results)
                       or errors > 0)
+        if errors and self.params['fail_on_error']:
+            raise ReconcileIncomplete('%d instance(s) could not be reconciled' % errors, **result)
         return result
 
     @staticmethod

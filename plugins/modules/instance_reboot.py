@@ -171,12 +171,11 @@ instance:
   type: dict
 '''
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.novalite.compute.plugins.module_utils._argspec import hypervisor_options
-from ansible_collections.novalite.compute.plugins.module_utils._errors import NovaliteError
+from ansible_collections.novalite.compute.plugins.module_utils._module_boundary import run_module
 from ansible_collections.novalite.compute.plugins.module_utils._reboot_module import RebootModule
-from ansible_collections.novalite.compute.plugins.module_utils._requirements import missing_library
 
 
 def main():
@@ -194,18 +193,10 @@ def main():
         required_one_of=[('name', 'uuid')],
         supports_check_mode=True,
     )
-    missing = missing_library()
-    if missing:
-        module.fail_json(msg=missing_required_lib(missing[0]), exception=missing[1])
     for option in ('soft_timeout', 'wait_timeout', 'fetch_timeout'):
         if module.params[option] < 0:
             module.fail_json(msg='%s must not be negative' % option, error='InvalidInput', step=None)
-
-    try:
-        result = RebootModule(module).run()
-    except NovaliteError as exc:
-        module.fail_json(msg=str(exc), error=type(exc).__name__, step=exc.step, **exc.details)
-    module.exit_json(**result)
+    run_module(module, RebootModule)
 
 
 if __name__ == '__main__':

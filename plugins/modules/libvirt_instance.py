@@ -326,12 +326,11 @@ instance:
       type: str
 '''
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.novalite.compute.plugins.module_utils._argspec import flavor_options, hypervisor_options
-from ansible_collections.novalite.compute.plugins.module_utils._errors import NovaliteError
 from ansible_collections.novalite.compute.plugins.module_utils._instance_module import InstanceModule
-from ansible_collections.novalite.compute.plugins.module_utils._requirements import missing_library
+from ansible_collections.novalite.compute.plugins.module_utils._module_boundary import run_module
 
 
 def main():
@@ -374,15 +373,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    missing = missing_library()
-    if missing:
-        module.fail_json(msg=missing_required_lib(missing[0]), exception=missing[1])
-
-    try:
-        result = InstanceModule(module).run()
-    except NovaliteError as exc:
-        module.fail_json(msg=str(exc), error=type(exc).__name__, step=exc.step, **exc.details)
-    module.exit_json(**result)
+    run_module(module, InstanceModule)
 
 
 if __name__ == '__main__':

@@ -64,7 +64,9 @@ options:
     type: bool
     default: false
   fail_on_error:
-    description: Fail the task when any instance could not be reconciled (the others are still done).
+    description:
+      - Fail the task (error V(ReconcileIncomplete), with the whole result) when any instance could not be
+        reconciled; the others are still done.
     type: bool
     default: false
   shutdown_timeout:
@@ -123,6 +125,10 @@ errors:
   description: How many instances failed.
   returned: always
   type: int
+error:
+  description: Class of the failure, for example V(InvalidInput), V(HypervisorError), or V(ReconcileIncomplete) with O(fail_on_error).
+  returned: on failure
+  type: str
 orphans:
   description: Domains of this collection (they carry its metadata) that have no record on this host.
   returned: always
@@ -143,12 +149,11 @@ mode:
   type: str
 '''
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.novalite.compute.plugins.module_utils._argspec import hypervisor_options
-from ansible_collections.novalite.compute.plugins.module_utils._errors import NovaliteError
+from ansible_collections.novalite.compute.plugins.module_utils._module_boundary import run_module
 from ansible_collections.novalite.compute.plugins.module_utils._reconcile_module import ReconcileModule
-from ansible_collections.novalite.compute.plugins.module_utils._requirements import missing_library
 
 
 def main():
@@ -167,17 +172,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    missing = missing_library()
-    if missing:
-        module.fail_json(msg=missing_required_lib(missing[0]), exception=missing[1])
-
-    try:
-        result = ReconcileModule(module).run()
-    except NovaliteError as exc:
-        module.fail_json(msg=str(exc), error=type(exc).__name__, step=exc.step, **exc.details)
-    if module.params['fail_on_error'] and result['errors']:
-        module.fail_json(msg='%d instance(s) could not be reconciled' % result['errors'], **result)
-    module.exit_json(**result)
+    run_module(module, ReconcileModule)
 
 
 if __name__ == '__main__':

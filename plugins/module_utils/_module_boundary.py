@@ -1,0 +1,25 @@
+# Copyright (c) 2026 novalite.compute contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one error boundary every module's ``main()`` ends in: the libraries
+checked, the engine run, a collection error turned into ``fail_json`` with
+its class, step and details, success into ``exit_json``."""
+
+from __future__ import annotations
+
+from ansible.module_utils.basic import missing_required_lib
+
+from ansible_collections.novalite.compute.plugins.module_utils._errors import NovaliteError
+from ansible_collections.novalite.compute.plugins.module_utils._requirements import missing_library
+
+
+def run_module(module, engine, default_step=None):
+    """Run ``engine(module).run()`` and exit the module with its result.
+    ``default_step`` names the step of an error that does not name one."""
+    missing = missing_library()
+    if missing:
+        module.fail_json(msg=missing_required_lib(missing[0]), exception=missing[1])
+    try:
+        result = engine(module).run()
+    except NovaliteError as exc:
+        module.fail_json(msg=str(exc), error=type(exc).__name__, step=exc.step or default_step, **exc.details)
+    module.exit_json(**result)
