@@ -112,6 +112,20 @@ def restore_source_copy(host, paths, record, this_host, old_flavor, power_on, wa
     return guest
 
 
+def move_plan(migration, files):
+    """What a move will do, for the operator (check mode shows exactly this)."""
+    copied = [f for f in files if f['copy']]
+    return {
+        'source': migration['source_compute'], 'destination': migration['dest_compute'],
+        'migration_type': migration['migration_type'], 'same_host': migration['same_host'],
+        'flavor': {'old': migration['old_flavor'], 'new': migration['new_flavor']},
+        'files': _public(files),
+        'bytes_to_copy': sum(f['allocated_bytes'] for f in copied),
+        'not_copied': [f['name'] for f in files if not f['copy']],
+        'power_on_after': power_on_after(migration['old_vm_state']),
+    }
+
+
 def _public(files):
     return [dict((k, v) for k, v in f.items() if k != 'path') for f in files]
 
@@ -129,6 +143,14 @@ class MigrationSource(object):
         migration = self.migrations.load(current) if current else None
         return migration if migration is not None and migration['status'] not in ms.DONE + (ms.ERROR,) else None
 
+    def _files(self, record, same_host):
+        files = instance_files(self.paths, record)
+        if same_host:
+            for item in files:
+                if item['name'].startswith('_base/'):
+                    item['copy'] = False        # the cache is already here
+        return files
+
     def _track(self, record, migration, status=None):
         if status:
             self.migrations.save(migration, status)
@@ -143,16 +165,12 @@ class MigrationSource(object):
             same = existing['dest_compute'] == dest_host and (
                 new_flavor is None or flavor_values(new_flavor) == flavor_values(existing['new_flavor']))
             if same and existing['status'] == ms.PRE_MIGRATING:
-                return False, existing, self._plan(record, existing, instance_files(self.paths, record))
+                return False, existing, move_plan(existing, self._files(record, existing['same_host']))
             raise MigrationError('migration %s to %s is %s; confirm or revert it first'
                                  % (existing['id'], existing['dest_compute'], existing['status']),
                                  instance=record.label, step='start')
         move = plan_move(record, self.this_host, dest_host, new_flavor)
-        files = instance_files(self.paths, record)
-        if move['same_host']:
-            for item in files:
-                if item['name'].startswith('_base/'):
-                    item['copy'] = False        # the cache is already here
+        files = self._files(record, move['same_host'])
         migration = dict(move, id=None if check_mode else str(uuidlib.uuid4()),
                          instance_uuid=record.uuid, instance_name=record.name, status=ms.PRE_MIGRATING,
                          claim=claim_for(move['new_flavor'], files),
@@ -160,7 +178,7 @@ class MigrationSource(object):
                          dest_instances_path=dest.get('instances_path') or self.paths.root,
                          dest_ssh=dest.get('ssh'), shared_storage=None, files=None,
                          virt_type=record.virt_type, networks=record.networks)
-        plan = self._plan(record, migration, files)
+        plan = move_plan(migration, files)
         if check_mode:
             return True, migration, plan
         action = states.ACTION_RESIZE if move['migration_type'] == 'resize' else states.ACTION_MIGRATE
@@ -172,19 +190,6 @@ class MigrationSource(object):
         op.transition(expected=None, task_state=states.RESIZE_PREP, old_flavor=move['old_flavor'],
                       new_flavor=move['new_flavor'], system_metadata=meta)
         return True, migration, plan
-
-    def _plan(self, record, migration, files):
-        copied = [f for f in files if f['copy']]
-        return {
-            'source': migration['source_compute'], 'destination': migration['dest_compute'],
-            'migration_type': migration['migration_type'], 'same_host': migration['same_host'],
-            'flavor': {'old': migration['old_flavor'], 'new': migration['new_flavor']},
-            'files': _public(files),
-            'bytes_to_copy': sum(f['allocated_bytes'] for f in copied),
-            'not_copied': [f['name'] for f in files if not f['copy']],
-            'power_on_after': power_on_after(record.vm_state if migration.get('old_vm_state') is None
-                                             else migration['old_vm_state']),
-        }
 
     # -- migrate -----------------------------------------------------------------
     def migrate(self, record, migration, shutdown_timeout=60, wait_timeout=120, progress=None):

@@ -10,9 +10,7 @@ failure. Each host records the statuses it has seen itself.
 
 from __future__ import annotations
 
-import os
-
-from ansible_collections.novalite.compute.plugins.module_utils._records import atomic_write_json, read_json_record, utcnow
+from ansible_collections.novalite.compute.plugins.module_utils._records import atomic_write_json, load_all, read_json_record, utcnow
 
 PRE_MIGRATING = 'pre-migrating'
 MIGRATING = 'migrating'
@@ -29,10 +27,6 @@ STATUSES = (PRE_MIGRATING, MIGRATING, POST_MIGRATING, FINISHED, CONFIRMING, CONF
 DONE = (CONFIRMED, REVERTED)
 # In flight: counts against the destination's capacity.
 CLAIMING = (PRE_MIGRATING, MIGRATING, POST_MIGRATING, FINISHED, CONFIRMING, REVERTING)
-
-FIELDS = ('id', 'instance_uuid', 'instance_name', 'source_compute', 'dest_compute', 'source_instances_path',
-          'dest_instances_path', 'dest_ssh', 'old_flavor', 'new_flavor', 'migration_type', 'old_vm_state',
-          'claim', 'status', 'shared_storage', 'files', 'created_at', 'updated_at')
 
 
 class MigrationStore(object):
@@ -52,15 +46,7 @@ class MigrationStore(object):
         return migration
 
     def list(self):
-        if not os.path.isdir(self.paths.migrations_dir):
-            return []
-        found = []
-        for entry in sorted(os.listdir(self.paths.migrations_dir)):
-            if entry.endswith('.json') and not entry.startswith('.'):
-                migration = self.load(entry[:-len('.json')])
-                if migration is not None:
-                    found.append(migration)
-        return found
+        return load_all(self.paths.migrations_dir, self.load)
 
     def claimed(self, this_host, exclude=None):
         """(memory_mb, disk_bytes) claimed on ``this_host`` by migrations in

@@ -140,6 +140,16 @@ def read_json_record(path, key, expected, what):
     return data
 
 
+def load_all(directory, load):
+    """``load(id)`` for every ``<id>.json`` in ``directory``, in name order
+    (temporary files start with a dot and are skipped; vanished ones too)."""
+    if not os.path.isdir(directory):
+        return []
+    loaded = (load(entry[:-len('.json')]) for entry in sorted(os.listdir(directory))
+              if entry.endswith('.json') and not entry.startswith('.'))
+    return [item for item in loaded if item is not None]
+
+
 class RecordStore(object):
     def __init__(self, paths, lock_timeout=300.0):
         self.paths = paths
@@ -152,15 +162,7 @@ class RecordStore(object):
 
     def list(self):
         """Every record on this host (deleted ones included)."""
-        if not os.path.isdir(self.paths.records_dir):
-            return []
-        records = []
-        for entry in sorted(os.listdir(self.paths.records_dir)):
-            if entry.endswith('.json') and not entry.startswith('.'):
-                record = self.load(entry[:-len('.json')])
-                if record is not None:
-                    records.append(record)
-        return records
+        return load_all(self.paths.records_dir, self.load)
 
     def find_by_name(self, name):
         """The live (not deleted) record with this name, or None."""
