@@ -5,7 +5,6 @@ qemu:///session with its own instances_path, reached only over SSH
 The flows run through playbooks/resize.yml with a two-host inventory."""
 
 import glob
-import hashlib
 import json
 import os
 import shutil
@@ -17,6 +16,7 @@ import libvirt
 import pytest
 
 from ansible_collections.novalite.compute.plugins.module_utils._transfer import allocated_bytes
+from conftest import sha256_of
 
 PLAYBOOK = os.path.join(os.path.dirname(__file__), '..', '..', 'playbooks', 'resize.yml')
 HOSTB_HOME = '/var/lib/novalite-hostb'
@@ -117,14 +117,6 @@ def write_marker(disk):
 
 def has_marker(disk):
     return qemu_io(disk, 'read -P %s %s %s' % MARKER)
-
-
-def sha256_of(path):
-    digest = hashlib.sha256()
-    with open(path, 'rb') as handle:
-        for chunk in iter(lambda: handle.read(MiB), b''):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def stopped_with_marker(hosts, name, flavor=None):

@@ -3,13 +3,13 @@ staged as an interrupted operation or a change behind our back would leave
 it (record written, domain destroyed or started with libvirt directly), then
 one reconcile pass runs over all of them at once."""
 
-import hashlib
 import json
 import os
 
 import libvirt
 
-MiB = 1024 * 1024
+from conftest import sha256_of
+
 
 
 def _spawn(run_module, path, name, virt_type, image_url, state='running', flavor=None):
@@ -36,14 +36,6 @@ def _edit(path, uuid, **changes):
 def _record(path, uuid):
     with open(_record_path(path, uuid)) as handle:
         return json.load(handle)
-
-
-def _sha(path):
-    digest = hashlib.sha256()
-    with open(path, 'rb') as handle:
-        for chunk in iter(lambda: handle.read(MiB), b''):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _state(conn, uuid):
@@ -81,7 +73,7 @@ def test_recovery_of_interrupted_operations(run_module, console, conn, prefix, i
     # soft reboot that got as far as powering off
     conn.lookupByUUIDString(rebooting['uuid']).destroy()
     _edit(path, rebooting['uuid'], task_state='reboot_started')
-    disk_before = _sha(os.path.join(rebooting['instance_dir'], 'disk'))
+    disk_before = sha256_of(os.path.join(rebooting['instance_dir'], 'disk'))
     # hard reboot that finished but was not recorded
     _edit(path, started['uuid'], task_state='reboot_started_hard')
     # power-off interrupted
@@ -92,7 +84,7 @@ def test_recovery_of_interrupted_operations(run_module, console, conn, prefix, i
     conn.lookupByUUIDString(moving['uuid']).destroy()
     os.rename(moving['instance_dir'], moving['instance_dir'] + '_resize')
     moving_disk = os.path.join(moving['instance_dir'] + '_resize', 'disk')
-    moving_sha = _sha(moving_disk)
+    moving_sha = sha256_of(moving_disk)
     _edit(path, moving['uuid'], task_state='resize_migrating', old_flavor={'vcpus': 1, 'memory_mb': 96},
           new_flavor={'vcpus': 2, 'memory_mb': 192}, system_metadata={'old_vm_state': 'active'},
           migration={'id': '00000000-0000-4000-8000-000000000001', 'status': 'migrating'})
@@ -131,7 +123,7 @@ def test_recovery_of_interrupted_operations(run_module, console, conn, prefix, i
     assert _state(conn, rebooting['uuid']) == libvirt.VIR_DOMAIN_RUNNING
     rec = _record(path, rebooting['uuid'])
     assert (rec['vm_state'], rec['task_state'], rec['power_state']) == ('active', None, 'running')
-    assert _sha(os.path.join(rebooting['instance_dir'], 'disk')) == disk_before
+    assert sha256_of(os.path.join(rebooting['instance_dir'], 'disk')) == disk_before
     console(rebooting['console_log'], 'GUEST-READY', count=2)
     rec = _record(path, started['uuid'])
     assert (rec['vm_state'], rec['task_state']) == ('active', None)
@@ -141,7 +133,7 @@ def test_recovery_of_interrupted_operations(run_module, console, conn, prefix, i
     assert _record(path, deleting['uuid'])['vm_state'] == 'deleted'
     assert _state(conn, moving['uuid']) == libvirt.VIR_DOMAIN_RUNNING
     assert not os.path.exists(moving['instance_dir'] + '_resize')
-    assert _sha(os.path.join(moving['instance_dir'], 'disk')) == moving_sha
+    assert sha256_of(os.path.join(moving['instance_dir'], 'disk')) == moving_sha
     rec = _record(path, moving['uuid'])
     assert (rec['vm_state'], rec['task_state'], rec['flavor']['memory_mb']) == ('active', None, 96)
     assert conn.lookupByUUIDString(moving['uuid']).maxMemory() == 96 * 1024
@@ -171,7 +163,7 @@ def test_power_state_sync(run_module, console, conn, prefix, instances_path, ima
     conn.lookupByUUIDString(crashed['uuid']).destroy()          # behind our back
     conn.lookupByUUIDString(woken['uuid']).create()             # behind our back
     conn.lookupByUUIDString(resumed['uuid']).destroy()
-    sha = _sha(os.path.join(crashed['instance_dir'], 'disk'))
+    sha = sha256_of(os.path.join(crashed['instance_dir'], 'disk'))
 
     result = run_module('state_reconcile', {'instances_path': path, 'mode': 'sync',
                                             'instances': [crashed['name'], woken['name']]})
@@ -179,7 +171,7 @@ def test_power_state_sync(run_module, console, conn, prefix, instances_path, ima
     rec = _record(path, crashed['uuid'])
     assert (rec['vm_state'], rec['power_state']) == ('stopped', 'shutdown')
     assert _state(conn, crashed['uuid']) == libvirt.VIR_DOMAIN_SHUTOFF
-    assert _sha(os.path.join(crashed['instance_dir'], 'disk')) == sha
+    assert sha256_of(os.path.join(crashed['instance_dir'], 'disk')) == sha
     assert _state(conn, woken['uuid']) == libvirt.VIR_DOMAIN_SHUTOFF
     assert _record(path, woken['uuid'])['vm_state'] == 'stopped'
 
