@@ -11,7 +11,6 @@ import libvirt
 from conftest import sha256_of
 
 
-
 def _spawn(run_module, path, name, virt_type, image_url, state='running', flavor=None):
     result = run_module('libvirt_instance', {
         'name': name, 'state': state, 'instances_path': path, 'virt_type': virt_type,
