@@ -57,13 +57,13 @@ class Reconciler(object):
             actions = actions + sync(record, observed, owner, self.this_host)
         return actions
 
-    def plan(self, mode, owners=None, only=None):
+    def plan(self, mode, records, owners=None, only=None):
         """[{uuid, name, owner, observed, actions}] for every record, plus
         [{uuid, name}] of our domains that have no record (orphans)."""
         owners = owners or {}
         guests = dict((g.uuid, g) for g in self.host.list_guests())   # one listAllDomains
         entries, known = [], set()
-        for record in self.store.list():
+        for record in records:
             known.add(record.uuid)
             if only and record.uuid not in only and record.name not in only:
                 continue

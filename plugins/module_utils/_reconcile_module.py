@@ -37,11 +37,12 @@ class ReconcileModule(object):
         if any(not item for item in only):
             raise InvalidInput('instances must not contain empty names')
         with self.host:
-            entries, orphans = self.reconciler.plan(mode, owners, only)
+            records = self.store.list()
+            entries, orphans = self.reconciler.plan(mode, records, owners, only)
             plan = [self._view(entry) for entry in entries]
             result = {'changed': any(changes(e['actions']) for e in entries), 'compute_host': self.this_host,
                       'mode': mode, 'plan': plan, 'orphans': orphans, 'results': [], 'errors': 0,
-                      'records': [dict((f, r.to_dict().get(f)) for f in RECORD_FIELDS) for r in self.store.list()]}
+                      'records': [dict((f, r.to_dict().get(f)) for f in RECORD_FIELDS) for r in records]}
             if self.module.check_mode or not result['changed']:
                 return result
             results, errors = run_all(self.reconciler, entries, mode)
