@@ -57,7 +57,7 @@ def instances_path(prefix, conn):
     os.chmod(TEST_ROOT, 0o755)
     yield path
     for dom in conn.listAllDomains(0):
-        if dom.name().startswith(prefix) or dom.name().startswith('meta<'):
+        if dom.name().startswith(prefix):
             try:
                 if dom.isActive():
                     dom.destroy()

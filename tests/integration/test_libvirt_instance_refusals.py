@@ -96,7 +96,7 @@ def test_invalid_input_refused(name, flavor, message, run_module, conn, instance
 
 def test_xml_metacharacters_are_escaped(run_module, conn, instances_path, image_url, virt_type):
     """A legal name and metadata full of XML metacharacters round-trip exactly."""
-    name = 'meta<&>"\'-' + os.path.basename(instances_path)[-6:]
+    name = os.path.basename(instances_path) + '-meta<&>"\''
     metadata = {'k<&>': 'v"\'<tag attr="x">&amp;</tag>'}
     result = run_module('libvirt_instance', {
         'name': name, 'state': 'stopped', 'instances_path': instances_path, 'virt_type': virt_type,

@@ -55,8 +55,20 @@ grep -v '^\[127.0.0.1\]:2222 ' /root/.ssh/known_hosts > /root/.ssh/known_hosts.t
 cat "$sshd_dir/known_hosts" >> /root/.ssh/known_hosts.tmp
 mv /root/.ssh/known_hosts.tmp /root/.ssh/known_hosts
 
-# The session daemon of the user starts on the first connection.
-ssh -o BatchMode=yes -i "$key" -p "$port" "$user@127.0.0.1" virsh -q -c qemu:///session list --all >/dev/null
+# The user's own libvirtd, started for good: the one libvirt spawns on the
+# first client connection exits after 120 idle seconds (--timeout=120), long
+# before the migration tests run. Replace such a short-lived one.
+ssh -o BatchMode=yes -i "$key" -p "$port" "$user@127.0.0.1" bash -s <<'REMOTE'
+set -eu
+for pid in $(pgrep -u "$(id -u)" -x libvirtd || true); do
+    if tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q -- '--timeout'; then
+        kill "$pid"
+        while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+    fi
+done
+pgrep -u "$(id -u)" -x libvirtd >/dev/null || /usr/sbin/libvirtd -d
+virsh -q -c qemu:///session list --all >/dev/null
+REMOTE
 
 echo "export NOVALITE_HOSTB_USER=$user"
 echo "export NOVALITE_HOSTB_SSH_HOST=127.0.0.1"
