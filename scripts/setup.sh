@@ -41,8 +41,8 @@ if [ -c /dev/kvm ] && [ "$(stat -c %G /dev/kvm)" != kvm ] && getent group kvm >/
     chgrp kvm /dev/kvm && chmod 0660 /dev/kvm
     say "/dev/kvm handed to group kvm (as Debian's udev rule does)"
 fi
-pgrep -x virtlogd >/dev/null || { virtlogd -d; say "started virtlogd"; }
-if ! pgrep -x libvirtd >/dev/null; then
+pgrep -u root -x virtlogd >/dev/null || { virtlogd -d; say "started virtlogd"; }
+if ! pgrep -u root -x libvirtd >/dev/null; then
     libvirtd -d
     say "started libvirtd"
 fi

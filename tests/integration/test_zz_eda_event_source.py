@@ -47,9 +47,10 @@ def virsh_destroy(uuid_string):
 
 
 def restart_libvirtd():
-    subprocess.run(['pkill', '-TERM', '-x', 'libvirtd'], check=False)
+    # root's system daemon only: the second test hypervisor's session daemon stays up
+    subprocess.run(['pkill', '-TERM', '-u', 'root', '-x', 'libvirtd'], check=False)
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and subprocess.run(['pgrep', '-x', 'libvirtd'],
+    while time.monotonic() < deadline and subprocess.run(['pgrep', '-u', 'root', '-x', 'libvirtd'],
                                                          capture_output=True, check=False).returncode == 0:
         time.sleep(0.1)
     subprocess.run(['libvirtd', '-d'], check=True)
