@@ -42,13 +42,15 @@ class TwoHosts(object):
             handle.write(
                 '[hypervisors]\n'
                 'hostA ansible_connection=local ansible_python_interpreter={py} novalite_libvirt_uri=qemu:///system '
-                'novalite_instances_path={a} novalite_migration_key={key}\n'
+                'novalite_instances_path={a} novalite_migration_key={key} '
+                'novalite_ssh_host={h} novalite_ssh_port={a_port} novalite_ssh_user=root\n'
                 'hostB ansible_host={h} ansible_port={port} ansible_user={user} ansible_ssh_private_key_file={key} '
                 'ansible_python_interpreter=/usr/bin/python3 novalite_libvirt_uri=qemu:///session '
-                'novalite_instances_path={b} novalite_python=/usr/bin/python3\n'.format(
+                'novalite_instances_path={b} novalite_python=/usr/bin/python3 novalite_migration_key={b_key}\n'.format(
                     py=os.environ['ANSIBLE_PYTHON_INTERPRETER'], a=a_path, b=self.b_path,
                     key=os.environ['NOVALITE_HOSTB_SSH_KEY'], h=os.environ['NOVALITE_HOSTB_SSH_HOST'],
-                    port=os.environ['NOVALITE_HOSTB_SSH_PORT'], user=os.environ['NOVALITE_HOSTB_USER']))
+                    port=os.environ['NOVALITE_HOSTB_SSH_PORT'], user=os.environ['NOVALITE_HOSTB_USER'],
+                    a_port=os.environ['NOVALITE_HOSTA_SSH_PORT'], b_key=os.environ['NOVALITE_HOSTB_MIGRATION_KEY']))
 
     # -- acting ------------------------------------------------------------------------
     def spawn_a(self, name, state='running', flavor=None):
@@ -65,8 +67,8 @@ class TwoHosts(object):
         full = dict(args, compute_host=host, instances_path=paths[host], uri=uris[host])
         return self.run_module(module, full, check=check, host=host, inventory=self.inventory)
 
-    def playbook(self, *extra, check=False, dest='hostB'):
-        cmd = ['ansible-playbook', '-i', self.inventory, PLAYBOOK, '-e', 'source_host=hostA',
+    def playbook(self, *extra, check=False, source='hostA', dest='hostB'):
+        cmd = ['ansible-playbook', '-i', self.inventory, PLAYBOOK, '-e', 'source_host=' + source,
                '-e', 'dest_host=' + dest] + list(extra) + (['--check'] if check else [])
         return subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False,
                               env=dict(os.environ, ANSIBLE_NOCOLOR='1'))
@@ -264,6 +266,44 @@ def test_a_stopped_instance_stays_stopped(hosts):
     assert (record_b['vm_state'], record_b['task_state'], record_b['power_state']) == ('stopped', None, 'shutdown')
     assert uuid not in hosts.domains(hosts.conn_a)
     assert not os.path.exists(os.path.join(hosts.a_path, uuid + '_resize'))
+
+
+def test_there_and_back_again(hosts, console):
+    """A -> B confirmed, then started on B and resized B -> A: host B is the
+    source and pushes the disks to host A over its own SSH trust."""
+    inst = stopped_with_marker(hosts, hosts.prefix + '-t')
+    uuid = inst['uuid']
+    there = hosts.playbook('-e', 'instance=' + inst['name'], '-e', 'confirm=true')
+    assert there.returncode == 0, there.stdout[-4000:]
+    assert not os.path.exists(os.path.join(hosts.a_path, uuid + '_resize'))
+    started = hosts.module('hostB', 'libvirt_instance', {'name': inst['name']})
+    assert started['changed'] and started['instance']['vm_state'] == 'active', started.get('msg')
+    console(os.path.join(hosts.b_path, uuid, 'console.log'), 'GUEST-READY')
+
+    bigger = {'vcpus': 1, 'memory_mb': 160, 'root_gb': 2, 'swap_mb': 16}
+    back = hosts.playbook('-e', 'instance=' + inst['name'], '-e', 'confirm=auto',
+                          '-e', json.dumps({'flavor': bigger}), source='hostB', dest='hostA')
+    assert back.returncode == 0, back.stdout[-4000:]
+    assert 'resize of %s from hostB to hostA' % inst['name'] in back.stdout
+
+    # running on A from A's own instance dir, with the new flavor; B holds nothing
+    dom_a = hosts.domains(hosts.conn_a)[uuid]
+    assert dom_a.state()[0] == libvirt.VIR_DOMAIN_RUNNING and dom_a.maxMemory() == 160 * 1024
+    log = console(os.path.join(hosts.a_path, uuid, 'console.log'), 'GUEST-READY')
+    assert 'GUEST-DISK vda %d' % (2048 * MiB) in log
+    record_a = hosts.record(hosts.a_path, uuid)
+    assert (record_a['host'], record_a['vm_state'], record_a['task_state']) == ('hostA', 'active', None)
+    assert record_a['flavor']['memory_mb'] == 160 and record_a['old_flavor'] is None
+    migration = hosts.migration(hosts.a_path, record_a['migration']['id'])
+    assert (migration['source_compute'], migration['dest_compute'], migration['status']) == ('hostB', 'hostA', 'confirmed')
+    sent = dict((f['name'], f) for f in migration['files'])
+    assert migration['shared_storage'] is False and sent['%s/disk' % uuid]['bytes'] > 0
+    assert hosts.migration(hosts.b_path, migration['id'])['status'] == 'confirmed'
+    assert uuid not in hosts.domains(hosts.conn_b)
+    assert not os.path.exists(os.path.join(hosts.b_path, uuid))
+    assert not os.path.exists(os.path.join(hosts.b_path, uuid + '_resize'))
+    ok, out = has_marker(os.path.join(hosts.a_path, uuid, 'disk'))
+    assert ok, out
 
 
 def _descendants(pid):

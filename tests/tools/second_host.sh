@@ -2,7 +2,8 @@
 # A second hypervisor on this machine, for the migration tests: the unix
 # user novalite-b with its own libvirt daemon (qemu:///session), its own
 # instances_path and domain namespace, reachable from root only over SSH on
-# 127.0.0.1:2222 (its own sshd, no systemd needed). Idempotent.
+# 127.0.0.1:2222 (its own sshd, no systemd needed); host A (root) takes B's
+# migration key on 127.0.0.1:2223 for moves back. Idempotent.
 #
 #   bash tests/tools/second_host.sh        # prints the variables to export
 set -euo pipefail
@@ -70,6 +71,43 @@ pgrep -u "$(id -u)" -x libvirtd >/dev/null || /usr/sbin/libvirtd -d
 virsh -q -c qemu:///session list --all >/dev/null
 REMOTE
 
+# Host A's side, for migrations B -> A: a second sshd on 127.0.0.1:2223 that
+# admits only root, only with host B's own migration key, listed in a file of
+# its own (root's ~/.ssh/authorized_keys is not touched). This is the trust a
+# pair of real hypervisors has both ways.
+a_port=2223
+b_key=$home/.ssh/novalite_migration_ed25519
+[ -f "$b_key" ] || runuser -u "$user" -- ssh-keygen -q -t ed25519 -N '' -C novalite-b-migration -f "$b_key"
+install -m 0600 -o root -g root "$b_key.pub" "$sshd_dir/root_authorized_keys"
+cat > "$sshd_dir/sshd_config_a" <<CONF
+Port $a_port
+ListenAddress 127.0.0.1
+HostKey /etc/ssh/ssh_host_ed25519_key
+PidFile $sshd_dir/sshd_a.pid
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PubkeyAuthentication yes
+AuthorizedKeysFile $sshd_dir/root_authorized_keys
+AllowUsers root
+PermitRootLogin prohibit-password
+UsePAM no
+MaxStartups 50:30:100
+MaxSessions 50
+CONF
+if { [ -f "$sshd_dir/sshd_a.pid" ] && kill -0 "$(cat "$sshd_dir/sshd_a.pid")" 2>/dev/null; }; then
+    kill -HUP "$(cat "$sshd_dir/sshd_a.pid")"
+else
+    /usr/sbin/sshd -f "$sshd_dir/sshd_config_a"
+fi
+for _ in $(seq 50); do
+    ssh-keyscan -p "$a_port" -t ed25519 127.0.0.1 > "$sshd_dir/known_hosts_a" 2>/dev/null && [ -s "$sshd_dir/known_hosts_a" ] && break
+    sleep 0.1
+done
+install -m 0644 -o "$user" -g "$user" "$sshd_dir/known_hosts_a" "$home/.ssh/known_hosts"
+runuser -u "$user" -- ssh -o BatchMode=yes -i "$b_key" -p "$a_port" root@127.0.0.1 true
+
+echo "export NOVALITE_HOSTA_SSH_PORT=$a_port"
+echo "export NOVALITE_HOSTB_MIGRATION_KEY=$b_key"
 echo "export NOVALITE_HOSTB_USER=$user"
 echo "export NOVALITE_HOSTB_SSH_HOST=127.0.0.1"
 echo "export NOVALITE_HOSTB_SSH_PORT=$port"
