@@ -46,6 +46,10 @@ class Operation(object):
     def event(self, event, **fields):
         self.log.append(self.action, event, **fields)
 
+    def progress(self, event, **fields):
+        """A progress line: not fsynced (see ActionLog)."""
+        self.log.append(self.action, event, durable=False, **fields)
+
     @contextlib.contextmanager
     def running(self, on_error=None):
         """Log start/finish/error around the block. On a collection error,

@@ -137,7 +137,8 @@ class MigrateModule(object):
         log = self.store.actions(record.uuid)
 
         def progress(name, done, total):
-            log.append('compute_resize_instance', 'copy_progress', file=name, bytes_done=done, bytes_total=total)
+            log.append('compute_resize_instance', 'copy_progress', durable=False, file=name, bytes_done=done,
+                       bytes_total=total)
         outcome = self.source.migrate(record, migration, shutdown_timeout=self.params['shutdown_timeout'],
                                       wait_timeout=self.params['wait_timeout'], progress=progress)
         self.result.update(outcome, changed=True, migration=self.migrations.load(migration['id']))

@@ -15,7 +15,8 @@ Protocol (sender -> receiver on stdin; receiver -> sender, one line each):
 ``name`` is relative to the destination root (no ``..``). Data goes to
 ``<name>.part``, which is truncated to ``size`` first (holes stay holes).
 The receiver hashes what it writes (sha256 over offset, length and bytes of
-each range, in order) and starts writeback as it goes. At ``E``, only when
+each range, in order); writeback is left to the kernel, as cp and rsync
+leave it. At ``E``, only when
 that digest equals the sender's is the file renamed into place; with
 ``fsync`` (records) the file and its directory are fsynced first. Disk
 images are made durable later, by the destination's confirm, before the
@@ -104,8 +105,6 @@ def main(root):
                     while written < length:
                         written += os.pwrite(fd, data[written:], offset + written)
                     received += length
-                    # start writeback now, so the fsync at the end is short
-                    os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
                 elif kind == b'E':
                     trailer = json.loads(read(struct.unpack('>I', read(4))[0]).decode('utf-8'))
                     break

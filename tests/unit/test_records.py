@@ -87,6 +87,22 @@ def test_action_log_survives_torn_last_line(store):
     assert [(e['action'], e['event']) for e in log.entries()] == [('create', 'start'), ('create', 'finish')]
 
 
+def test_action_log_fsyncs_every_line_but_progress(store, monkeypatch):
+    store.paths.ensure_layout()
+    log = store.actions(UUID)
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(_records.os, 'fsync', lambda fd: synced.append(fd) or real_fsync(fd))
+    log.append('migrate', 'start')
+    assert len(synced) == 1
+    log.append('migrate', 'copy_progress', durable=False, bytes_done=1, bytes_total=2)
+    assert len(synced) == 1
+    log.append('migrate', 'finish')
+    assert len(synced) == 2
+    assert [e['event'] for e in log.entries()] == ['start', 'copy_progress', 'finish']
+    assert log.entries()[1]['bytes_done'] == 1 and 'durable' not in log.entries()[1]
+
+
 def _hold_lock(path, ready, seconds):
     store = RecordStore(InstancePaths(path))
     with store.lock(UUID):
