@@ -109,8 +109,8 @@ def migrate_once(n, url, virt_type):
     ours = (copy_event['seconds'], ours_wire, action_seconds(log, 'compute_resize_instance'))
     if not n % 2:
         rsync = rsync_runs(os.path.join(ROOT, uuid + '_resize'))
-    print('run %d: copy %.3fs, rsync %.3fs (%.2fx)%s' % (n, ours[0], rsync[0], ours[0] / rsync[0],
-                                                        ', rsync first' if n % 2 else ''))
+    order = ', rsync first' if n % 2 else ''
+    print('run %d: copy %.3fs, rsync %.3fs (%.2fx)%s' % (n, ours[0], rsync[0], ours[0] / rsync[0], order))
 
     subprocess.run(ssh_b('rm', '-rf', os.path.join(B_ROOT, uuid)), check=True)
     subprocess.run(['virsh', '-q', 'undefine', name], check=True, stdout=subprocess.DEVNULL)

@@ -86,7 +86,7 @@ class Spawner(object):
             root_bytes = (record.flavor.get('root_gb') or 0) * GiB
             base = self.images.get(record.image, max_size=root_bytes,
                                    progress=lambda done, total: op.progress('fetch_progress', bytes_done=done,
-                                                                         bytes_total=total))
+                                                                            bytes_total=total))
             op.event('image_cache', result='miss' if base.fetched else 'hit',
                      cache_name=base.name, format=base.format, virtual_size=base.virtual_size)
 
