@@ -134,7 +134,7 @@ def local_receiver(root):
 
 class Transfer(object):
     """One receiver process; ``send()`` files through it, then ``close()``.
-    ``progress(name, done, total)`` is called about every 256 MiB."""
+    ``progress(name, done, total)`` is called every PROGRESS_EVERY bytes of a file and at its end."""
 
     PROGRESS_EVERY = 64 * 1024 * 1024
 

@@ -33,7 +33,7 @@ def main(root):
     inp, out = sys.stdin.buffer, sys.stdout
     try:    # a bigger pipe from sshd: fewer wake-ups per MiB
         import fcntl
-        fcntl.fcntl(inp.fileno(), 1031, 1 << 20)    # F_SETPIPE_SZ
+        fcntl.fcntl(inp.fileno(), getattr(fcntl, 'F_SETPIPE_SZ', 1031), 1 << 20)    # 1031: Linux, Python < 3.10
     except Exception:
         pass
     state = {'part': None}
