@@ -77,6 +77,13 @@ REMOTE
 # pair of real hypervisors has both ways.
 a_port=2223
 b_key=$home/.ssh/novalite_migration_ed25519
+# sshd without PAM refuses key logins to a locked account ('!' in shadow);
+# '*' still allows no password, only keys.
+if getent shadow root | cut -d: -f2 | grep -q '^!'; then
+    echo "second_host.sh: root's account is locked ('!'), which sshd without PAM treats as no login" \
+        "even with a key; setting it to '*' (no password login either)" >&2
+    usermod -p '*' root
+fi
 [ -f "$b_key" ] || runuser -u "$user" -- ssh-keygen -q -t ed25519 -N '' -C novalite-b-migration -f "$b_key"
 install -m 0600 -o root -g root "$b_key.pub" "$sshd_dir/root_authorized_keys"
 cat > "$sshd_dir/sshd_config_a" <<CONF
