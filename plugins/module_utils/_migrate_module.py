@@ -134,13 +134,8 @@ class MigrateModule(object):
         return self.result
 
     def _migrate(self, record, migration):
-        log = self.store.actions(record.uuid)
-
-        def progress(name, done, total):
-            log.append('compute_resize_instance', 'copy_progress', durable=False, file=name, bytes_done=done,
-                       bytes_total=total)
         outcome = self.source.migrate(record, migration, shutdown_timeout=self.params['shutdown_timeout'],
-                                      wait_timeout=self.params['wait_timeout'], progress=progress)
+                                      wait_timeout=self.params['wait_timeout'])
         self.result.update(outcome, changed=True, migration=self.migrations.load(migration['id']))
 
     def _finish(self, record):

@@ -192,7 +192,7 @@ class MigrationSource(object):
         return True, migration, plan
 
     # -- migrate -----------------------------------------------------------------
-    def migrate(self, record, migration, shutdown_timeout=60, wait_timeout=120, progress=None):
+    def migrate(self, record, migration, shutdown_timeout=60, wait_timeout=120):
         check_owner(record, self.this_host)
         check_status(migration, 'migrate', instance=record.label)
         uuid = record.uuid
@@ -255,6 +255,10 @@ class MigrationSource(object):
                 argv, where = target.receiver(migration['dest_instances_path']), target.label
             sent = []
             began = time.monotonic()
+
+            def progress(name, done, total):
+                op.progress('copy_progress', file=name, bytes_done=done, bytes_total=total)
+
             with Transfer(argv, where, progress=progress) as transfer:
                 for item in files:
                     if item['copy']:
