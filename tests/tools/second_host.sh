@@ -26,34 +26,48 @@ install -d -m 0700 /root/.ssh
 [ -f "$key" ] || ssh-keygen -q -t ed25519 -N '' -C novalite-migration -f "$key"
 install -m 0600 -o "$user" -g "$user" "$key.pub" "$home/.ssh/authorized_keys"
 
-install -d -m 0755 "$sshd_dir"
-cat > "$sshd_dir/sshd_config" <<CONF
-Port $port
+install -d -m 0755 "$sshd_dir" /run/sshd
+[ -f /etc/ssh/ssh_host_ed25519_key ] || ssh-keygen -q -A
+
+# local_sshd NAME PORT < extra-config: an sshd of our own on 127.0.0.1:PORT
+# (no systemd needed) with the settings both test hosts share plus the lines
+# on stdin; started unless it already runs. Its host key is written to
+# $sshd_dir/NAME.known_hosts.
+local_sshd() {
+    local name=$1 listen=$2 pidfile=$sshd_dir/$1.pid
+    {
+        cat <<CONF
+Port $listen
 ListenAddress 127.0.0.1
 HostKey /etc/ssh/ssh_host_ed25519_key
-PidFile $sshd_dir/sshd.pid
+PidFile $pidfile
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 PubkeyAuthentication yes
-AllowUsers $user
 UsePAM no
-PermitRootLogin no
 MaxStartups 50:30:100
 MaxSessions 50
+CONF
+        cat
+    } > "$sshd_dir/${name}_config"
+    if ! { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }; then
+        /usr/sbin/sshd -f "$sshd_dir/${name}_config"
+    fi
+    for _ in $(seq 50); do
+        ssh-keyscan -p "$listen" -t ed25519 127.0.0.1 > "$sshd_dir/$name.known_hosts" 2>/dev/null \
+            && [ -s "$sshd_dir/$name.known_hosts" ] && break
+        sleep 0.1
+    done
+}
+
+local_sshd sshd "$port" <<CONF
+AllowUsers $user
+PermitRootLogin no
 Subsystem sftp /usr/lib/openssh/sftp-server
 CONF
-[ -f /etc/ssh/ssh_host_ed25519_key ] || ssh-keygen -q -A
-install -d -m 0755 /run/sshd
-if ! { [ -f "$sshd_dir/sshd.pid" ] && kill -0 "$(cat "$sshd_dir/sshd.pid")" 2>/dev/null; }; then
-    /usr/sbin/sshd -f "$sshd_dir/sshd_config"
-fi
-for _ in $(seq 50); do
-    ssh-keyscan -p "$port" -t ed25519 127.0.0.1 > "$sshd_dir/known_hosts" 2>/dev/null && [ -s "$sshd_dir/known_hosts" ] && break
-    sleep 0.1
-done
 touch /root/.ssh/known_hosts
 grep -v '^\[127.0.0.1\]:2222 ' /root/.ssh/known_hosts > /root/.ssh/known_hosts.tmp || true
-cat "$sshd_dir/known_hosts" >> /root/.ssh/known_hosts.tmp
+cat "$sshd_dir/sshd.known_hosts" >> /root/.ssh/known_hosts.tmp
 mv /root/.ssh/known_hosts.tmp /root/.ssh/known_hosts
 
 # The user's own libvirtd, started for good: the one libvirt spawns on the
@@ -86,31 +100,12 @@ if getent shadow root | cut -d: -f2 | grep -q '^!'; then
 fi
 [ -f "$b_key" ] || runuser -u "$user" -- ssh-keygen -q -t ed25519 -N '' -C novalite-b-migration -f "$b_key"
 install -m 0600 -o root -g root "$b_key.pub" "$sshd_dir/root_authorized_keys"
-cat > "$sshd_dir/sshd_config_a" <<CONF
-Port $a_port
-ListenAddress 127.0.0.1
-HostKey /etc/ssh/ssh_host_ed25519_key
-PidFile $sshd_dir/sshd_a.pid
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PubkeyAuthentication yes
+local_sshd sshd_a "$a_port" <<CONF
 AuthorizedKeysFile $sshd_dir/root_authorized_keys
 AllowUsers root
 PermitRootLogin prohibit-password
-UsePAM no
-MaxStartups 50:30:100
-MaxSessions 50
 CONF
-if { [ -f "$sshd_dir/sshd_a.pid" ] && kill -0 "$(cat "$sshd_dir/sshd_a.pid")" 2>/dev/null; }; then
-    kill -HUP "$(cat "$sshd_dir/sshd_a.pid")"
-else
-    /usr/sbin/sshd -f "$sshd_dir/sshd_config_a"
-fi
-for _ in $(seq 50); do
-    ssh-keyscan -p "$a_port" -t ed25519 127.0.0.1 > "$sshd_dir/known_hosts_a" 2>/dev/null && [ -s "$sshd_dir/known_hosts_a" ] && break
-    sleep 0.1
-done
-install -m 0644 -o "$user" -g "$user" "$sshd_dir/known_hosts_a" "$home/.ssh/known_hosts"
+install -m 0644 -o "$user" -g "$user" "$sshd_dir/sshd_a.known_hosts" "$home/.ssh/known_hosts"
 runuser -u "$user" -- ssh -o BatchMode=yes -i "$b_key" -p "$a_port" root@127.0.0.1 true
 
 echo "export NOVALITE_HOSTA_SSH_PORT=$a_port"
