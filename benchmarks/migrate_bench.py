@@ -40,23 +40,25 @@ def ssh_b(*argv):
             '-p', os.environ['NOVALITE_HOSTB_SSH_PORT'], 'novalite-b@127.0.0.1'] + list(argv)
 
 
-def rsync_pair(files):
-    """rsync --sparse of ``files`` to B over the same SSH: (seconds, bytes on
-    the wire, seconds with --fsync)."""
+def timed_rsync(files, *flags):
+    """rsync --sparse (plus ``flags``) of ``files`` to an empty directory on B
+    over the same SSH: (seconds, bytes on the wire). The copy is removed after."""
     subprocess.run(ssh_b('mkdir', '-p', B_ROOT + '/rsync'), check=True)
     os.sync()   # nobody pays for another's writeback (rsync leaves its data dirty)
     wire = lo_bytes()
     start = time.monotonic()
-    subprocess.run(['rsync', '--sparse', '-e', ' '.join(ssh_b()[:-1])] + files
+    subprocess.run(['rsync', '--sparse'] + list(flags) + ['-e', ' '.join(ssh_b()[:-1])] + files
                    + ['novalite-b@127.0.0.1:%s/rsync/' % B_ROOT], check=True)
-    plain = (time.monotonic() - start, lo_bytes() - wire)
-    subprocess.run(ssh_b('rm', '-rf', B_ROOT + '/rsync', '&&', 'mkdir', B_ROOT + '/rsync'), check=True)
-    os.sync()
-    start = time.monotonic()    # like for like: rsync made to fsync what it wrote
-    subprocess.run(['rsync', '--sparse', '--fsync', '-e', ' '.join(ssh_b()[:-1])] + files
-                   + ['novalite-b@127.0.0.1:%s/rsync/' % B_ROOT], check=True)
-    fsynced = time.monotonic() - start
+    measured = (time.monotonic() - start, lo_bytes() - wire)
     subprocess.run(ssh_b('rm', '-rf', B_ROOT + '/rsync'), check=True)
+    return measured
+
+
+def rsync_pair(files):
+    """(seconds, bytes on the wire) of rsync --sparse, then the seconds of the
+    same with --fsync (like for like: rsync made to fsync what it wrote)."""
+    plain = timed_rsync(files)
+    fsynced, _wire = timed_rsync(files, '--fsync')
     os.sync()
     return plain + (fsynced,)
 
