@@ -11,7 +11,9 @@ import contextlib
 
 from ansible_collections.novalite.compute.plugins.module_utils import _states as states
 from ansible_collections.novalite.compute.plugins.module_utils._errors import NovaliteError
+from ansible_collections.novalite.compute.plugins.module_utils._failpoints import name_of, reached
 from ansible_collections.novalite.compute.plugins.module_utils._records import ANY, utcnow
+from ansible_collections.novalite.compute.plugins.module_utils._steps import check_step
 
 
 def error_out(record):
@@ -36,7 +38,10 @@ class Operation(object):
         self.log = store.actions(record.uuid)
 
     def step(self, phase):
+        """Enter ``phase``: a failure from here on names it; a crash point."""
+        check_step(self.action, phase)
         self.phase = phase
+        reached(name_of(self.action, phase))
 
     def transition(self, expected=ANY, **changes):
         for field, value in changes.items():

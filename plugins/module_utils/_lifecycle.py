@@ -173,7 +173,7 @@ class Lifecycle(object):
     def resize(self, record, flavor):
         """Change the flavor of a powered-off instance in place: grow root
         and ephemeral disks, recreate swap, regenerate the guest."""
-        op = Operation(self.store, record, 'resize')
+        op = Operation(self.store, record, states.ACTION_RESIZE_IN_PLACE)
         with op.running(on_error=error_out(record)):
             op.step('resize disks')
             op.transition(expected=None, task_state=states.RESIZE_FINISH,

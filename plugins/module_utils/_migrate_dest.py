@@ -28,6 +28,7 @@ from ansible_collections.novalite.compute.plugins.module_utils import _qemu_img
 from ansible_collections.novalite.compute.plugins.module_utils import _states as states
 from ansible_collections.novalite.compute.plugins.module_utils._actions import Operation
 from ansible_collections.novalite.compute.plugins.module_utils._errors import MigrationError
+from ansible_collections.novalite.compute.plugins.module_utils._failpoints import name_of, reached
 from ansible_collections.novalite.compute.plugins.module_utils._image_cache import ImageCache, cache_name
 from ansible_collections.novalite.compute.plugins.module_utils._migration_policy import (
     check_capacity,
@@ -112,10 +113,12 @@ class MigrationDest(object):
         self.paths.ensure_layout()
         probe = self.paths.probe(migration['id'])
         if not os.path.exists(probe):
+            reached(name_of(states.EVENT_PREP_RESIZE, 'probe'))
             with open(probe, 'w') as handle:
                 handle.write(self.this_host + '\n')
             changed = True
         if known is None:
+            reached(name_of(states.EVENT_PREP_RESIZE, 'claim'))
             self.migrations.save(dict(migration, status=ms.PRE_MIGRATING))
             changed = True
         return changed, free
@@ -144,7 +147,8 @@ class MigrationDest(object):
         op = Operation(self.store, record, states.EVENT_FINISH_RESIZE)
         with op.running(on_error=on_error):
             op.step('resize_finish')
-            op.transition(expected=states.RESIZE_MIGRATED, task_state=states.RESIZE_FINISH)
+            # resize_finish too: a finish cut short is run again from the start
+            op.transition(expected=(states.RESIZE_MIGRATED, states.RESIZE_FINISH), task_state=states.RESIZE_FINISH)
             op.step('attach base image')
             self._local_backing(record)
             op.step('resize disks')
@@ -155,7 +159,8 @@ class MigrationDest(object):
             guest = self.host.define(write_guest_xml(self.paths, record))
             if power_on_after(migration['old_vm_state']):
                 op.step('power on')
-                guest.launch()
+                if guest.power_state() != PowerState.RUNNING:
+                    guest.launch()
                 wait_running(guest, wait_timeout)
             op.step('finish')
             _remove(self.paths.probe(migration['id']))
@@ -194,6 +199,7 @@ class MigrationDest(object):
                 # the source may drop its copy.
                 op.step('flush disks')
                 sync_tree(self.paths.instance_dir(record.uuid))
+            op.step('confirmed')
             guest = self.host.guest_by_uuid(record.uuid)
             power = power_label(guest)
             meta = dict(record.system_metadata or {})
@@ -205,32 +211,57 @@ class MigrationDest(object):
         return True
 
     # -- revert ----------------------------------------------------------------------
-    def revert(self, record, migration):
-        """Undo this host's part. ``record`` may be None when the copy never
-        completed. Returns True when something changed."""
+    def revert(self, record, migration, final_status=ms.REVERTED):
+        """Undo this host's part: the domain here destroyed, the copied disks
+        removed (unless the storage is shared), the record handed back to
+        the source. ``record`` may be None when the copy never completed.
+        The migration says reverting before anything is removed, so that a
+        revert cut short is finished, never mistaken for a move to finish;
+        it ends at ``final_status`` (reverted when asked for; error when
+        recovery abandons an interrupted move; either releases the claim).
+        Returns True when something changed."""
         self._check_here(migration, 'revert')
-        same_host = migration['source_compute'] == self.this_host
-        if migration['status'] in (ms.REVERTED, ms.REVERTING) and not same_host:
-            return False
-        check_status(migration, 'revert')
         uuid = migration['instance_uuid']
+        if migration['source_compute'] == self.this_host:
+            return self._revert_same_host(migration)
+        holds = record is not None and record.host == self.this_host
+        copy = None if migration.get('shared_storage') else self.paths.instance_dir(uuid)
+        probe = self.paths.probe(migration['id'])
+        left = holds or (copy and os.path.isdir(copy)) or os.path.exists(probe) \
+            or self.host.guest_by_uuid(uuid) is not None
+        if migration['status'] in (ms.REVERTED, final_status) and not left:
+            return False
+        if migration['status'] not in (ms.REVERTED, ms.ERROR):
+            check_status(migration, 'revert')
+        op = Operation(self.store, record, states.EVENT_REVERT_RESIZE) if holds else None
+        step = op.step if op is not None else (lambda name: reached(name_of(states.EVENT_REVERT_RESIZE, name)))
+        step('reverting')
+        self.migrations.save(migration, ms.REVERTING)
+        step('destroy domain')
         guest = self.host.guest_by_uuid(uuid)
         if guest is not None:
             guest.destroy()
-            if not same_host:
-                guest.undefine()
-        if not same_host and not migration.get('shared_storage'):
-            _remove(self.paths.instance_dir(uuid))
-        _remove(self.paths.probe(migration['id']))
-        if same_host:
-            self.migrations.save(migration, ms.REVERTING)
-            return True
-        if record is not None and record.host == self.this_host:
-            op = Operation(self.store, record, states.EVENT_REVERT_RESIZE)
+            guest.undefine()
+        step('remove disks')
+        if copy:
+            _remove(copy)
+        _remove(probe)
+        if holds:
             with op.running():
                 op.step('hand back')
-                record.migration = dict(record.migration or {}, status=ms.REVERTED)
+                record.migration = dict(record.migration or {}, status=final_status)
                 op.transition(host=migration['source_compute'], task_state=None,
                               power_state=PowerState.NOSTATE.label)
-        self.migrations.save(migration, ms.REVERTED)
+        self.migrations.save(migration, final_status)
+        return True
+
+    def _revert_same_host(self, migration):
+        """The destination half on the source host itself: only the probe;
+        the source half (the same run) restores the instance directory."""
+        if migration['status'] == ms.REVERTED:
+            return False
+        check_status(migration, 'revert')
+        reached(name_of(states.EVENT_REVERT_RESIZE, 'reverting'))
+        self.migrations.save(migration, ms.REVERTING)
+        _remove(self.paths.probe(migration['id']))
         return True

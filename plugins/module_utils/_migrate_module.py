@@ -134,8 +134,7 @@ class MigrateModule(object):
         return self.result
 
     def _migrate(self, record, migration):
-        outcome = self.source.migrate(record, migration, shutdown_timeout=self.params['shutdown_timeout'],
-                                      wait_timeout=self.params['wait_timeout'])
+        outcome = self.source.migrate(record, migration, shutdown_timeout=self.params['shutdown_timeout'])
         self.result.update(outcome, changed=True, migration=self.migrations.load(migration['id']))
 
     def _finish(self, record):

@@ -130,6 +130,129 @@ def _public(files):
     return [dict((k, v) for k, v in f.items() if k != 'path') for f in files]
 
 
+class _Move(object):
+    """One run of the source's migrate step, phase by phase. What has been
+    done so far is read from the migration's status and ``set_aside``, so a
+    failure undoes exactly that, and a failure once the hand-over has begun
+    (the destination may already hold the record) undoes nothing."""
+
+    def __init__(self, source, record, migration):
+        self.source = source
+        self.paths = source.paths
+        self.record = record
+        self.migration = migration
+        self.op = Operation(source.store, record, states.EVENT_RESIZE_INSTANCE)
+        self.inst = self.paths.instance_dir(record.uuid)
+        self.resize = self.paths.resize_dir(record.uuid)
+        self.set_aside_done = False
+
+    def enter(self):
+        self.op.step('migrating')
+        self.source.track(self.record, self.migration, ms.MIGRATING)
+        self.op.transition(expected=states.RESIZE_PREP, task_state=states.RESIZE_MIGRATING)
+        self.migration['shared_storage'] = os.path.exists(self.paths.probe(self.migration['id']))
+
+    def power_off(self, timeout):
+        self.op.step('power off')
+        guest = self.source.host.guest_by_uuid(self.record.uuid)
+        method = clean_power_off(guest, timeout) if guest is not None else 'not defined'
+        self.op.event('power_off', method=method)
+        return method
+
+    def set_aside(self):
+        self.op.step('rename instance dir')
+        if os.path.isdir(self.resize):
+            shutil.rmtree(self.resize)         # a leftover of an earlier, reverted attempt
+        os.rename(self.inst, self.resize)
+        self.set_aside_done = True
+
+    def _receiver(self):
+        if self.migration['shared_storage']:
+            os.makedirs(self.inst, 0o755)
+            os.chmod(self.inst, 0o755)
+            return local_receiver(self.paths.root), 'this host (shared storage)'
+        target = SshTarget(**self.migration['dest_ssh'])
+        return target.receiver(self.migration['dest_instances_path']), target.label
+
+    def copy_and_hand_over(self):
+        self.op.step('copy disks')
+        shared = self.migration['shared_storage']
+        files = instance_files(self.paths, self.record, directory=self.resize)
+        if shared:
+            files = [f for f in files if not f['name'].startswith('_base/')]
+        argv, where = self._receiver()
+        began = time.monotonic()
+
+        def progress(name, done, total):
+            self.op.progress('copy_progress', file=name, bytes_done=done, bytes_total=total)
+
+        with Transfer(argv, where, progress=progress) as transfer:
+            sent = [transfer.send(item['path'], item['dest_name'], skip_if_exists=item['skip_if_exists'])
+                    for item in files if item['copy']]
+            self.op.event('copy', files=len(sent), bytes=transfer.bytes_sent, destination=where,
+                          seconds=round(time.monotonic() - began, 3))
+            self.migration['files'] = sent
+            self._hand_over(transfer)
+        return {'files': sent, 'bytes_copied': sum(f['bytes'] for f in sent), 'shared_storage': shared,
+                'not_copied': [f['name'] for f in files if not f['copy']]}
+
+    def _handed_record(self):
+        handed = self.record.copy()
+        handed.host = self.migration['dest_compute']
+        handed.task_state = states.RESIZE_MIGRATED
+        handed.power_state = PowerState.SHUTDOWN.label
+        handed.migration = self.source.migration_ref(self.migration)
+        return handed
+
+    def _hand_over(self, transfer):
+        """The destination receives the migration, then the record: once its
+        record is current there, the instance is the destination's. The
+        source's migration says post-migrating before anything is sent, so
+        recovery knows that only the destination can tell whether the
+        hand-over completed."""
+        self.op.step('hand over')
+        self.source.migrations.save(self.migration, ms.POST_MIGRATING)
+        if self.migration['shared_storage']:
+            return                              # one record, one host: handed_over() is the hand-over
+        transfer.send_bytes(_json_bytes(self.migration), '_migrations/%s.json' % self.migration['id'])
+        self.op.step('send record')
+        transfer.send_bytes(_json_bytes(self._handed_record().to_dict()), '_records/%s.json' % self.record.uuid)
+
+    def handed_over(self):
+        self.op.step('handed over')
+        handed = self._handed_record()
+        self.op.transition(expected=states.RESIZE_MIGRATING, host=handed.host, task_state=handed.task_state,
+                           power_state=handed.power_state, migration=handed.migration)
+
+    def failed(self, exc):
+        """Nova's _cleanup_remote_migration + _error_out_instance_on_exception,
+        friendlier: before the hand-over the instance comes back as it was
+        on this host; after it began, nothing is undone."""
+        if self.migration['status'] == ms.POST_MIGRATING:
+            exc.message += ('; the hand-over to %s may have completed: run the reconcile playbook, which asks '
+                            'both hosts' % self.migration['dest_compute'])
+            return
+        if self.set_aside_done and os.path.isdir(self.resize):
+            if os.path.isdir(self.inst):
+                shutil.rmtree(self.inst)
+            os.rename(self.resize, self.inst)
+        self.source.track(self.record, self.migration, ms.ERROR)
+        self.record.task_state = None
+        self.record.vm_state = self.migration['old_vm_state']
+        guest = self.source.host.guest_by_uuid(self.record.uuid)
+        if guest is not None and power_on_after(self.migration['old_vm_state']) \
+                and guest.power_state() != PowerState.RUNNING:
+            try:
+                guest.launch()
+            except NovaliteError:
+                pass        # the record says what it is; a hard reboot starts it
+        self.record.power_state = power_label(guest)
+
+
+def _json_bytes(document):
+    return json.dumps(document, indent=2, sort_keys=True).encode('utf-8')
+
+
 class MigrationSource(object):
     def __init__(self, host, paths, store, migrations, this_host):
         self.host = host
@@ -151,24 +274,23 @@ class MigrationSource(object):
                     item['copy'] = False        # the cache is already here
         return files
 
-    def _track(self, record, migration, status=None):
+    @staticmethod
+    def migration_ref(migration):
+        """What a record keeps of its current migration."""
+        return {'id': migration['id'], 'status': migration['status'],
+                'migration_type': migration['migration_type']}
+
+    def track(self, record, migration, status=None):
         if status:
             self.migrations.save(migration, status)
-        record.migration = {'id': migration['id'], 'status': migration['status'],
-                            'migration_type': migration['migration_type']}
+        record.migration = self.migration_ref(migration)
 
     # -- start -------------------------------------------------------------------
     def start(self, record, dest_host, new_flavor, dest, check_mode=False):
         """Returns (changed, migration, plan)."""
         existing = self._in_flight(record)
         if existing is not None:
-            same = existing['dest_compute'] == dest_host and (
-                new_flavor is None or flavor_values(new_flavor) == flavor_values(existing['new_flavor']))
-            if same and existing['status'] == ms.PRE_MIGRATING:
-                return False, existing, move_plan(existing, self._files(record, existing['same_host']))
-            raise MigrationError('migration %s to %s is %s; confirm or revert it first'
-                                 % (existing['id'], existing['dest_compute'], existing['status']),
-                                 instance=record.label, step='start')
+            return self._resume_start(record, existing, dest_host, new_flavor, check_mode)
         move = plan_move(record, self.this_host, dest_host, new_flavor)
         files = self._files(record, move['same_host'])
         migration = dict(move, id=None if check_mode else str(uuidlib.uuid4()),
@@ -181,109 +303,55 @@ class MigrationSource(object):
         plan = move_plan(migration, files)
         if check_mode:
             return True, migration, plan
-        action = states.ACTION_RESIZE if move['migration_type'] == 'resize' else states.ACTION_MIGRATE
-        op = Operation(self.store, record, action)
+        op = Operation(self.store, record, self._start_action(migration))
+        op.step('migration record')
         self.migrations.save(migration)
         op.event('start', migration=migration['id'], dest=dest_host)
-        meta = dict(record.system_metadata or {}, old_vm_state=record.vm_state)
-        self._track(record, migration)
-        op.transition(expected=None, task_state=states.RESIZE_PREP, old_flavor=move['old_flavor'],
-                      new_flavor=move['new_flavor'], system_metadata=meta)
+        self._enter_resize_prep(op, record, migration)
         return True, migration, plan
 
+    @staticmethod
+    def _start_action(migration):
+        return states.ACTION_RESIZE if migration['migration_type'] == 'resize' else states.ACTION_MIGRATE
+
+    def _enter_resize_prep(self, op, record, migration):
+        op.step('resize_prep')
+        meta = dict(record.system_metadata or {}, old_vm_state=migration['old_vm_state'])
+        self.track(record, migration)
+        op.transition(expected=(None, states.RESIZE_PREP), task_state=states.RESIZE_PREP,
+                      old_flavor=migration['old_flavor'], new_flavor=migration['new_flavor'],
+                      system_metadata=meta)
+
+    def _resume_start(self, record, existing, dest_host, new_flavor, check_mode):
+        """A start run again for the move already started: the same
+        migration, its task state put back if it was lost; any other move is
+        refused until this one is confirmed or reverted."""
+        same = existing['dest_compute'] == dest_host and (
+            new_flavor is None or flavor_values(new_flavor) == flavor_values(existing['new_flavor']))
+        if not same or existing['status'] != ms.PRE_MIGRATING:
+            raise MigrationError('migration %s to %s is %s; confirm or revert it first'
+                                 % (existing['id'], existing['dest_compute'], existing['status']),
+                                 instance=record.label, step='start')
+        plan = move_plan(existing, self._files(record, existing['same_host']))
+        if record.task_state == states.RESIZE_PREP:
+            return False, existing, plan
+        if not check_mode:
+            self._enter_resize_prep(Operation(self.store, record, self._start_action(existing)), record, existing)
+        return True, existing, plan
+
     # -- migrate -----------------------------------------------------------------
-    def migrate(self, record, migration, shutdown_timeout=60, wait_timeout=120):
+    def migrate(self, record, migration, shutdown_timeout=60):
+        """Nova's resize_instance: power off, set the instance dir aside as
+        ``<uuid>_resize``, copy, hand over. Returns what was copied."""
         check_owner(record, self.this_host)
         check_status(migration, 'migrate', instance=record.label)
-        uuid = record.uuid
-        inst, resize = self.paths.instance_dir(uuid), self.paths.resize_dir(uuid)
-        op = Operation(self.store, record, states.EVENT_RESIZE_INSTANCE)
-        done = {'renamed': False, 'handed_over': False}
-        result = {}
-
-        def rollback(_exc):
-            # Nova's _cleanup_remote_migration + _error_out_instance_on_exception,
-            # friendlier: the instance comes back as it was on this host.
-            if done['handed_over']:
-                record.vm_state = states.ERROR
-                record.task_state = None
-                self._track(record, migration, ms.ERROR)
-                return
-            if done['renamed'] and os.path.isdir(resize):
-                if os.path.isdir(inst):
-                    shutil.rmtree(inst)
-                os.rename(resize, inst)
-            self._track(record, migration, ms.ERROR)
-            record.task_state = None
-            record.vm_state = migration['old_vm_state']
-            guest = self.host.guest_by_uuid(uuid)
-            if guest is not None and power_on_after(migration['old_vm_state']) \
-                    and guest.power_state() != PowerState.RUNNING:
-                try:
-                    guest.launch()
-                except NovaliteError:
-                    pass        # the record says what it is; a hard reboot starts it
-            record.power_state = power_label(guest)
-
-        with op.running(on_error=rollback):
-            op.step('migrating')
-            self._track(record, migration, ms.MIGRATING)
-            op.transition(expected=states.RESIZE_PREP, task_state=states.RESIZE_MIGRATING)
-            shared = os.path.exists(self.paths.probe(migration['id']))
-            migration['shared_storage'] = shared
-
-            op.step('power off')
-            guest = self.host.guest_by_uuid(uuid)
-            result['shutdown'] = clean_power_off(guest, shutdown_timeout) if guest is not None else 'not defined'
-            op.event('power_off', method=result['shutdown'])
-
-            op.step('rename instance dir')
-            if os.path.isdir(resize):
-                shutil.rmtree(resize)         # a leftover of an earlier, reverted attempt
-            os.rename(inst, resize)
-            done['renamed'] = True
-
-            op.step('copy disks')
-            files = instance_files(self.paths, record, directory=resize)
-            if shared:
-                os.makedirs(inst, 0o755)
-                os.chmod(inst, 0o755)
-                argv, where = local_receiver(self.paths.root), 'this host (shared storage)'
-                files = [f for f in files if not f['name'].startswith('_base/')]
-            else:
-                target = SshTarget(**migration['dest_ssh'])
-                argv, where = target.receiver(migration['dest_instances_path']), target.label
-            sent = []
-            began = time.monotonic()
-
-            def progress(name, done, total):
-                op.progress('copy_progress', file=name, bytes_done=done, bytes_total=total)
-
-            with Transfer(argv, where, progress=progress) as transfer:
-                for item in files:
-                    if item['copy']:
-                        sent.append(transfer.send(item['path'], item['dest_name'],
-                                                  skip_if_exists=item['skip_if_exists']))
-                op.event('copy', files=len(sent), bytes=transfer.bytes_sent, destination=where,
-                         seconds=round(time.monotonic() - began, 3))
-                migration['files'] = sent
-
-                op.step('hand over')
-                record.host = migration['dest_compute']
-                record.task_state = states.RESIZE_MIGRATED
-                migration['status'] = ms.POST_MIGRATING
-                self._track(record, migration)
-                if not shared:
-                    transfer.send_bytes(json.dumps(migration, indent=2, sort_keys=True).encode('utf-8'),
-                                        '_migrations/%s.json' % migration['id'])
-                    transfer.send_bytes(json.dumps(record.to_dict(), indent=2, sort_keys=True).encode('utf-8'),
-                                        '_records/%s.json' % uuid)
-                done['handed_over'] = True
-            self.migrations.save(migration, ms.POST_MIGRATING)
-            op.transition(expected=states.RESIZE_MIGRATING, host=migration['dest_compute'],
-                          task_state=states.RESIZE_MIGRATED, power_state=PowerState.SHUTDOWN.label)
-        result.update(files=sent, bytes_copied=sum(f['bytes'] for f in sent), shared_storage=shared,
-                      not_copied=[f['name'] for f in files if not f['copy']])
+        move = _Move(self, record, migration)
+        with move.op.running(on_error=move.failed):
+            move.enter()
+            result = {'shutdown': move.power_off(shutdown_timeout)}
+            move.set_aside()
+            result.update(move.copy_and_hand_over())
+            move.handed_over()
         return result
 
     # -- confirm -------------------------------------------------------------------
@@ -314,40 +382,49 @@ class MigrationSource(object):
                     guest.undefine()
                     changed = True
             if migration['status'] != ms.CONFIRMED:
-                self._track(record, migration, ms.CONFIRMED)
+                self.track(record, migration, ms.CONFIRMED)
                 changed = True
             if not same_host and (record.task_state is not None or changed):
                 record.task_state = None
-                self._track(record, migration)
+                self.track(record, migration)
                 op.transition()
         return changed
 
     # -- revert --------------------------------------------------------------------
-    def revert(self, record, migration, wait_timeout=120):
-        """Bring the instance back here with its old flavor. Returns True
-        when something changed."""
+    def revert(self, record, migration, wait_timeout=120, final_status=ms.REVERTED):
+        """Bring the instance back here with its old flavor; the migration
+        ends at ``final_status`` (reverted when asked for; error when
+        recovery abandons an interrupted move). Returns True when something
+        changed."""
         resize = self.paths.resize_dir(record.uuid)
-        if migration['status'] == ms.REVERTED and not os.path.isdir(resize) \
+        if migration['status'] in (ms.REVERTED, ms.ERROR) and not os.path.isdir(resize) \
                 and record.host == self.this_host and record.task_state is None:
             return False
-        if migration['status'] != ms.REVERTED:
+        if migration['status'] not in (ms.REVERTED, ms.ERROR):
             check_status(migration, 'revert', instance=record.label)
 
         op = Operation(self.store, record, states.EVENT_FINISH_REVERT_RESIZE)
         with op.running(on_error=error_out(record)):
             op.step('reverting')
-            self._track(record, migration, ms.REVERTING)
+            if migration['status'] != final_status:
+                self.track(record, migration, ms.REVERTING)
             op.transition(task_state=states.RESIZE_REVERTING)
             power_on = power_on_after(migration['old_vm_state'])
             guest = restore_source_copy(self.host, self.paths, record, self.this_host, migration['old_flavor'],
                                         power_on, wait_timeout, step=op.step)
             if not power_on and guest.power_state() != PowerState.SHUTDOWN:
                 guest.destroy()
-            self.migrations.save(migration, ms.REVERTED)
-            self._track(record, migration)
+            op.step('reverted')
+            _remove_file(self.paths.probe(migration['id']))
+            self.track(record, migration, final_status)
             meta = dict(record.system_metadata or {})
             meta.pop('old_vm_state', None)
             op.transition(expected=states.RESIZE_REVERTING, vm_state=migration['old_vm_state'], task_state=None,
                           old_flavor=None, new_flavor=None, system_metadata=meta,
                           power_state=guest.power_state().label)
         return True
+
+
+def _remove_file(path):
+    if os.path.exists(path):
+        os.unlink(path)

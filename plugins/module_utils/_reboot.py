@@ -135,7 +135,7 @@ class Rebooter(object):
     def restart(self, record, wait_timeout=120):
         """The hard reboot alone, without task states: what Nova's
         resume_state_on_host_boot does after a host restart."""
-        op = Operation(self.store, record, 'resume')
+        op = Operation(self.store, record, states.ACTION_RESUME)
         with op.running():
             return self._hard(record, op, wait_timeout)
 

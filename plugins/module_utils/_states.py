@@ -75,6 +75,8 @@ ACTION_REBOOT = 'reboot'
 ACTION_LOCK = 'lock'
 ACTION_UNLOCK = 'unlock'
 ACTION_RESIZE = 'resize'
+ACTION_RESIZE_IN_PLACE = 'resize_in_place'
+ACTION_RESUME = 'resume'
 ACTION_RECONCILE = 'reconcile'
 ACTION_MIGRATE = 'migrate'
 # Action events of a move, as Nova names them (one per compute step).
