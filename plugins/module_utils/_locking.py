@@ -49,3 +49,45 @@ def file_lock(path, timeout=300.0, what=None, clock=time.monotonic, sleep=time.s
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+WRITERS_LOCK = '.writers.lock'
+
+
+@contextlib.contextmanager
+def directory_writers(directory, exclusive=False):
+    """Writers of temporary files in ``directory`` hold this lock shared
+    while their temporary file exists; whoever removes the temporary files
+    that crashed writers left behind holds it exclusively, so it can never
+    remove a live writer's file. A dead writer's share goes with it."""
+    fd = os.open(os.path.join(directory, WRITERS_LOCK), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def try_lock(path):
+    """An exclusive lock on ``path`` if nobody holds it now, else None.
+    ``release(fd)`` gives it back."""
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        os.makedirs(directory, 0o700)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        os.close(fd)
+        if exc.errno in (errno.EAGAIN, errno.EACCES):
+            return None
+        raise
+    return fd
+
+
+def release(fd):
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    os.close(fd)

@@ -35,7 +35,8 @@ class Action(object):
 
     KINDS = ('destroy_domain', 'complete_deletion', 'set_error', 'clear_task_state', 'finish_deletion',
              'reboot', 'stop', 'start', 'revert_migration', 'resume', 'record_power_state', 'sync_stop',
-             'force_stop', 'note')
+             'force_stop', 'finish_resize', 'finish_migration', 'confirm_migration', 'complete_handover', 'remove_leftovers',
+             'note')
 
     def __init__(self, kind, reason, **params):
         if kind not in self.KINDS:
@@ -123,6 +124,9 @@ def recover(record, observed, owner, this_host, resume_guests_state_on_host_boot
         power_on = (record.system_metadata or {}).get('old_vm_state') != st.STOPPED
         return actions + [Action('revert_migration', 'the migration was interrupted while copying: '
                                                      'rolled back on this host', power_on=power_on)]
+    if task == st.RESIZE_FINISH and record.new_flavor and not _migration_in_flight(record):
+        return actions + [Action('finish_resize', 'the in-place resize was interrupted: done again with the '
+                                                  'new flavor (disks only ever grow)')]
     if task in (st.RESIZE_MIGRATED, st.RESIZE_FINISH, st.RESIZE_REVERTING, st.RESIZE_CONFIRMING):
         return actions + [Action('note', 'a migration waits in task_state %s: finish, confirm or revert it '
                                          'with the resize playbook' % task)]

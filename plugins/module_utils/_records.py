@@ -27,7 +27,7 @@ from ansible_collections.novalite.compute.plugins.module_utils._errors import (
     RecordCorrupt,
     UnexpectedTaskState,
 )
-from ansible_collections.novalite.compute.plugins.module_utils._locking import file_lock
+from ansible_collections.novalite.compute.plugins.module_utils._locking import directory_writers, file_lock
 
 RECORD_VERSION = 1
 
@@ -102,10 +102,24 @@ class InstanceRecord(object):
         return '%s (%s)' % (self.name, self.uuid)
 
 
+TMP_PREFIX = '.tmp-'
+
+
 def atomic_write_json(path, data, mode=0o600):
-    """Write JSON so that a crash leaves either the old or the new file."""
+    """Write JSON so that a crash leaves either the old or the new file (and
+    perhaps a ``.tmp-*`` file, which state_reconcile removes)."""
     directory = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(prefix='.tmp-', dir=directory)
+    with directory_writers(directory):
+        _write_and_rename(path, data, mode)
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _write_and_rename(path, data, mode):
+    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=os.path.dirname(path))
     try:
         with os.fdopen(fd, 'w') as handle:
             json.dump(data, handle, indent=2, sort_keys=True)
@@ -118,11 +132,6 @@ def atomic_write_json(path, data, mode=0o600):
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def read_json_record(path, key, expected, what):

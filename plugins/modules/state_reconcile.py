@@ -15,15 +15,28 @@ description:
   - O(mode=recover) is Nova's C(_init_instance) - an interrupted build becomes V(error); an interrupted
     reboot is retried (a soft reboot that got as far as powering off becomes hard), or its task state
     cleared when the guest already runs; an interrupted power-off or power-on is done again; an interrupted
-    deletion is finished, a partial one completed; a migration cut short while copying
-    (V(resize_migrating)) is rolled back on this host; snapshot and V(resize_prep) task states are cleared;
-    a domain left here of an instance that belongs to another host is destroyed (its disks are kept); with
+    deletion is finished, a partial one completed; an in-place resize is finished; snapshot task states are
+    cleared; a domain left here of an instance that belongs to another host is destroyed (its disks are
+    kept); with
     O(resume_guests_state_on_host_boot) an instance recorded as running whose domain is not running is
     started again by a hard reboot that leaves its record as it was.
   - O(mode=sync) is Nova's C(_sync_instance_power_state) - instances with a task in progress or owned by
     another host are skipped; the observed power state is recorded; an active instance found shut off,
     crashed or suspended is recorded as stopped; a stopped instance found running is forced off; a paused
     one found shut off is recorded as stopped; deleted instances found running are only reported.
+  - Moves (cold migration and resize) are recovered on both of their hosts, judged from every copy of the
+    migration record and from whether the destination holds the instance record (the source sends it last):
+    a confirm or revert cut short is completed; a move whose hand-over completed is finished on the
+    destination (V(resized), awaiting confirm, as Nova's VERIFY_RESIZE) and the source's record follows;
+    a move whose hand-over never completed is rolled back - the source's copy restored, the destination's
+    copy, probe file and capacity claim removed, both migration records closed (V(error)) so that the
+    instance can be moved again. When the host that could tell did not report, nothing is done about that
+    move (it is listed with outcome V(unknown)). Give O(fleet) (the playbook C(novalite.compute.reconcile)
+    does) so that each host sees the others' reports; without it a host judges from its own records only.
+  - O(mode=recover) and O(mode=both) also remove the files interrupted writes left behind (RV(leftovers)):
+    C(.tmp-*) files in C(_records), C(_migrations) and C(_base), partial images in C(_base), probe files of
+    finished moves, action logs of builds that never wrote a record, and C(.tmp) files in instance
+    directories; never a file that a running operation is writing.
   - O(mode=both) recovers first and syncs the instances recovery left alone.
   - One failing instance never stops the others; failures are listed in RV(results) and the module only
     fails at the end when O(fail_on_error) is set.
@@ -53,6 +66,13 @@ options:
         (instance uuid -> compute_host); the playbook C(novalite.compute.reconcile) computes it.
         Without it, each record's own C(host) decides.
     type: dict
+  fleet:
+    description:
+      - The RV(report) of state_reconcile from every hypervisor (a check-mode run is enough); the playbook
+        C(novalite.compute.reconcile) gathers them. Each host then judges moves and ownership from all of
+        them, and acts only on its own part. This host's own report is always read afresh.
+    type: list
+    elements: dict
   instances:
     description: Only these instances (names or uuids); all by default. The event rulebook uses this.
     type: list
@@ -109,7 +129,10 @@ EXAMPLES = r'''
 
 RETURN = r'''
 plan:
-  description: Per instance - uuid, name, owner, the power state libvirt reported, and the actions decided, each with its reason.
+  description:
+    - Per instance - uuid, name, owner, the power state libvirt reported, and the actions decided, each with its
+      reason; for an unfinished move also C(migration) - its id, source, destination, C(outcome) (V(finish),
+      V(confirm), V(revert) or V(unknown)), the owner afterwards and why.
   returned: always
   type: list
   elements: dict
@@ -129,6 +152,23 @@ error:
   description: Class of the failure, for example V(InvalidInput), V(HypervisorError), or V(ReconcileIncomplete) with O(fail_on_error).
   returned: on failure
   type: str
+leftovers:
+  description: Files that interrupted writes left on this host, outside instance directories (removed by a real run).
+  returned: always
+  type: list
+  elements: str
+leftovers_removed:
+  description: The leftover files a real run removed.
+  returned: when changed
+  type: list
+  elements: str
+report:
+  description:
+    - What this host tells the others for O(fleet) - C(compute_host), C(records) (uuid, name, host, vm_state,
+      task_state, power_state, updated_at, migration_id) and C(migrations) (id, instance_uuid, instance_name,
+      source_compute, dest_compute, status, updated_at).
+  returned: always
+  type: dict
 orphans:
   description: Domains of this collection (they carry its metadata) that have no record on this host.
   returned: always
@@ -161,6 +201,7 @@ def main():
         argument_spec=dict(
             mode=dict(type='str', default='both', choices=['recover', 'sync', 'both']),
             owners=dict(type='dict'),
+            fleet=dict(type='list', elements='dict'),
             instances=dict(type='list', elements='str'),
             resume_guests_state_on_host_boot=dict(type='bool', default=False),
             fail_on_error=dict(type='bool', default=False),

@@ -483,7 +483,7 @@ def test_reconcile_playbook_decides_ownership_from_every_host(hosts, tmp_path):
     done = subprocess.run(['ansible-playbook', '-i', hosts.inventory, playbook], capture_output=True, text=True,
                           check=False)
     assert done.returncode == 0, done.stdout[-3000:]
-    assert '%s: destroy_domain' % inst['name'] in done.stdout
+    assert '%s (%s): destroy_domain - instance belongs to hostB' % (inst['name'], uuid) in done.stdout, done.stdout[-3000:]
     assert uuid not in hosts.domains(hosts.conn_a)
     assert os.path.exists(os.path.join(inst['instance_dir'], 'disk'))
     assert hosts.record(hosts.a_path, uuid)['host'] == 'hostA'     # A's own record is left as it was
