@@ -45,6 +45,8 @@ echo "== integration tests (real libvirtd, virt_type=$NOVALITE_VIRT_TYPE)"
 python -m pytest -q -n 2 -m "not serial" tests/integration
 echo "== integration tests that restart libvirtd (alone)"
 python -m pytest -q -m serial tests/integration
+echo "== crash points: every step of every operation killed for real, then playbooks/reconcile.yml (alone: restarts libvirtd)"
+python -m pytest -q tests/crash
 echo "== molecule: hypervisor and instance roles on this host (converge, idempotence, verify)"
 (cd extensions && molecule test)
 echo "== demo playbook"

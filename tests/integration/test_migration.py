@@ -171,7 +171,7 @@ def test_cold_migration_of_a_running_guest_then_confirm(hosts, console):
     ok, out = has_marker(os.path.join(b_dir, 'disk'))
     assert ok, out
 
-    confirmed = hosts.playbook('-e', 'instance=' + inst['name'], '-e', 'action=confirm')
+    confirmed = hosts.playbook('-e', 'instance=' + inst['name'], '-e', 'resize_action=confirm')
     assert confirmed.returncode == 0, confirmed.stdout[-4000:]
     assert not os.path.exists(resize_dir)
     assert uuid not in hosts.domains(hosts.conn_a)
@@ -206,7 +206,7 @@ def test_resize_on_b_then_revert_to_a(hosts, console):
     source_disk = os.path.join(hosts.a_path, uuid + '_resize', 'disk')
     before = sha256_of(source_disk)
 
-    reverted = hosts.playbook('-e', 'instance=' + inst['name'], '-e', 'action=revert')
+    reverted = hosts.playbook('-e', 'instance=' + inst['name'], '-e', 'resize_action=revert')
     assert reverted.returncode == 0, reverted.stdout[-4000:]
     assert uuid not in hosts.domains(hosts.conn_b)
     assert not os.path.exists(os.path.join(hosts.b_path, uuid))
@@ -254,8 +254,10 @@ def test_a_stopped_instance_stays_stopped(hosts):
     moved = hosts.playbook('-e', 'instance=' + inst['name'], '-e', 'confirm=false')
     assert moved.returncode == 0, moved.stdout[-4000:]
     assert hosts.domains(hosts.conn_b)[uuid].state()[0] == libvirt.VIR_DOMAIN_SHUTOFF
+    # the deprecated name of resize_action still works, with a warning
     reverted = hosts.playbook('-e', 'instance=' + inst['name'], '-e', 'action=revert')
     assert reverted.returncode == 0, reverted.stdout[-4000:]
+    assert 'DEPRECATED: -e action=revert is the old name of -e resize_action=revert' in reverted.stdout
     assert hosts.domains(hosts.conn_a)[uuid].state()[0] == libvirt.VIR_DOMAIN_SHUTOFF
     assert hosts.record(hosts.a_path, uuid)['vm_state'] == 'stopped'
 
@@ -413,7 +415,7 @@ def test_same_host_resize_confirm_and_revert(hosts):
     assert dom.maxMemory() == 160 * 1024 and dom.state()[0] == libvirt.VIR_DOMAIN_SHUTOFF   # it was stopped
     assert os.listdir(hosts.b_path) == []                                                  # nothing went to B
 
-    reverted = hosts.playbook('-e', 'instance=' + inst['name'], '-e', 'action=revert', dest='hostA')
+    reverted = hosts.playbook('-e', 'instance=' + inst['name'], '-e', 'resize_action=revert', dest='hostA')
     assert reverted.returncode == 0, reverted.stdout[-4000:]
     dom = hosts.domains(hosts.conn_a)[uuid]
     assert dom.maxMemory() == 128 * 1024 and not os.path.exists(resize_dir)
