@@ -188,6 +188,10 @@ def _open(copy):
     return copy is not None and copy['status'] not in TERMINAL
 
 
+def _should_run(record):
+    return (record.system_metadata or {}).get('old_vm_state') != st.STOPPED
+
+
 def _refers(outcome, record):
     return record is not None and (record.migration or {}).get('id') == outcome.id
 
@@ -204,6 +208,10 @@ def _dest_half(outcome, record, copy, observed):
     if outcome.kind == FINISH:
         if holds and record.task_state in HANDED_OVER_TASK_STATES:
             return [Action('finish_migration', '%s (task_state %s)' % (outcome.reason, record.task_state))]
+        if holds and record.vm_state == st.RESIZED and _should_run(record) \
+                and observed.get('power_state') != 'running':
+            return [Action('finish_migration', '%s, but its guest is %s: finished again, which starts it'
+                           % (outcome.reason, observed.get('power_state') or 'not defined'))]
         return []
     if outcome.same_host:
         return []           # the source half restores the instance directory

@@ -82,8 +82,9 @@ class Lifecycle(object):
     def start(self, record, wait_timeout=120):
         op = Operation(self.store, record, states.ACTION_START)
         with op.running(on_error=self._restore_task_state(record)):
-            op.step('power on')
+            op.step('powering-on')
             op.transition(expected=None, task_state=states.POWERING_ON)
+            op.step('power on')
             guest = self._guest(record)
             if guest.power_state() != PowerState.RUNNING:
                 guest.launch()
@@ -96,8 +97,9 @@ class Lifecycle(object):
     def stop(self, record, shutdown_timeout=60):
         op = Operation(self.store, record, states.ACTION_STOP)
         with op.running(on_error=self._restore_task_state(record)):
-            op.step('power off')
+            op.step('powering-off')
             op.transition(expected=None, task_state=states.POWERING_OFF)
+            op.step('power off')
             method = clean_power_off(self._guest(record), shutdown_timeout)
             op.event('power_off', method=method)
             op.transition(expected=states.POWERING_OFF, vm_state=states.STOPPED, task_state=None,
@@ -115,8 +117,9 @@ class Lifecycle(object):
 
         op = Operation(self.store, record, states.ACTION_DELETE)
         with op.running(on_error=error_out(record)):
-            op.step('delete')
+            op.step('deleting')
             op.transition(task_state=states.DELETING)
+            op.step('delete')
             self._remove(guest or self.host.guest_by_uuid(record.uuid), record.uuid)
             op.transition(expected=states.DELETING, vm_state=states.DELETED, task_state=None,
                           power_state=PowerState.NOSTATE.label, deleted_at=utcnow())

@@ -130,7 +130,7 @@ class MigrationDest(object):
     # -- finish --------------------------------------------------------------------
     def finish(self, record, migration, wait_timeout=120):
         self._check_here(migration, 'finish')
-        if migration['status'] == ms.FINISHED and record.vm_state == states.RESIZED:
+        if migration['status'] == ms.FINISHED and record.vm_state == states.RESIZED and record.task_state is None:
             return False
         check_status(migration, 'finish', instance=record.label)
         if record.host != self.this_host:

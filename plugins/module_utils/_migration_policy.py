@@ -26,7 +26,8 @@ ALLOW_MOVE = (states.ACTIVE, states.STOPPED)
 STEP_STATUSES = {
     'prep': (ms.PRE_MIGRATING,),
     'migrate': (ms.PRE_MIGRATING,),
-    'finish': (ms.POST_MIGRATING,),
+    # finished too: a finished move whose guest died is finished again
+    'finish': (ms.POST_MIGRATING, ms.FINISHED),
     'confirm': (ms.FINISHED, ms.CONFIRMING),
     # revert may undo a move at any point before it was confirmed, including
     # one whose copy was cut short (migrating) or failed (error)

@@ -262,7 +262,7 @@ class Reconciler(object):
     def _do_finish_migration(self, record, _guest, _action, outcome):
         """Nova's finish_resize, run again from its start: the instance is
         this host's now (resized, awaiting confirm)."""
-        if record.task_state == states.RESIZE_FINISH:
+        if record.task_state != states.RESIZE_MIGRATED:
             self._save(record, task_state=states.RESIZE_MIGRATED)
         self.dest.finish(record, self._migration(outcome), wait_timeout=self.wait_timeout)
 

@@ -167,13 +167,14 @@ class LifecycleLane(Lane):
         return self.armed(self.a, 'libvirt_instance', args, point)
 
     def expect_owner(self, point):
-        return not point.startswith('delete')
+        # killed before task_state deleting was saved, the instance stays
+        return point != name_of('delete', 'delete')
 
     def check(self, point):
         disk = os.path.join(self.a.path, self.uuid, 'disk')
         if self.disk_sum and os.path.exists(disk) and sha256(disk) != self.disk_sum:
             return ['the root disk changed']
-        if point.startswith('delete') and os.path.exists(os.path.join(self.a.path, self.uuid)):
+        if not self.expect_owner(point) and os.path.exists(os.path.join(self.a.path, self.uuid)):
             return ['a deleted instance kept its dir']
         return []
 
@@ -208,15 +209,19 @@ class MoveLane(Lane):
         if self.uuid is None:
             self.spawn('stopped')
             write_marker(self.a.path, self.uuid)
-            ok(self.a, 'libvirt_instance', {'name': self.name, 'state': 'running'})
-            self.memory = FLAVOR['memory_mb']
-        source = self.owner()
-        dest = self.b if source is self.a else self.a
+        source, dest = self.running_owner()
         flavor = None
         if point.startswith('resize:'):
-            self.memory = 128 if self.memory == 96 else 96
-            flavor = dict(FLAVOR, memory_mb=self.memory)
+            memory = source.record(self.uuid)['flavor']['memory_mb']
+            flavor = dict(FLAVOR, memory_mb=128 if memory == 96 else 96)
         return self.move(source, dest, point, flavor)
+
+    def running_owner(self):
+        """(source, destination): the owner, with its guest running (a power
+        loss in an earlier point may have left it stopped)."""
+        source = self.owner()
+        ok(source, 'libvirt_instance', {'name': self.name, 'state': 'running'})
+        return source, self.b if source is self.a else self.a
 
     def move(self, source, dest, point, flavor=None, until='confirm'):
         start = {'name': self.name, 'step': 'start', 'dest_host': dest.name, 'dest_instances_path': dest.path,
@@ -284,9 +289,7 @@ class RevertLane(MoveLane):
         if self.uuid is None:
             self.spawn('stopped')
             write_marker(self.a.path, self.uuid)
-            ok(self.a, 'libvirt_instance', {'name': self.name, 'state': 'running'})
-        source = self.owner()
-        dest = self.b if source is self.a else self.a
+        source, dest = self.running_owner()
         self.move(source, dest, None, until='finish')
         result = self.armed(dest, 'instance_migrate', {'name': self.name, 'step': 'revert'}, point)
         if result == KILLED:
