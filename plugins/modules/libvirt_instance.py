@@ -250,7 +250,12 @@ shutdown:
   type: str
   sample: acpi
 error:
-  description: Class of the failure, for example V(InvalidInput), V(ImageUnacceptable), V(HypervisorError), V(WaitTimeout).
+  description:
+    - Class of the failure, for example V(InvalidInput), V(ImageUnacceptable), V(HypervisorError), V(WaitTimeout).
+    - V(InternalError) is an unexpected exception, wrapped - the class name and message of the original are in
+      C(msg), its traceback in C(exception); a build that fails so is cleaned up like any other.
+    - Any other name is the class of an unexpected exception raised outside an operation, with its traceback
+      in C(exception).
   returned: on failure
   type: str
   sample: ImageUnacceptable
