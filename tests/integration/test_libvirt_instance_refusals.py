@@ -123,8 +123,8 @@ def _tree(path):
     return found
 
 
-def test_strings_xml_cannot_hold_are_refused_before_anything_is_written(run_module, conn, prefix, instances_path,
-                                                                         image_url, virt_type):
+def test_strings_xml_cannot_hold_are_refused_before_anything_is_written(
+        run_module, conn, prefix, instances_path, image_url, virt_type):
     """A metadata value with a BEL and a name with U+FFFE are refused as
     input: no record, no instance directory, no domain, nothing in _base but
     the complete image an earlier instance left there."""

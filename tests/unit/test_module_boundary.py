@@ -60,15 +60,21 @@ def test_collection_error_keeps_its_step_and_details():
                              'step': 'validate', 'plan': []}
 
 
-def test_wrapped_internal_error_carries_the_original_traceback():
-    try:
+class WrappingEngine(object):
+    """Fails as an operation does with an unexpected exception."""
+
+    def __init__(self, module):
+        self.module = module
+
+    def run(self):
         try:
-            {}['flavor']
+            return {}['flavor']
         except KeyError as exc:
             raise InternalError('unexpected KeyError: %s' % exc, step='guest xml') from exc
-    except InternalError as wrapped:
-        error = wrapped
-    module = _run(engine_raising(error))
+
+
+def test_wrapped_internal_error_carries_the_original_traceback():
+    module = _run(WrappingEngine)
     assert module.failed['error'] == 'InternalError' and module.failed['step'] == 'guest xml'
     assert "KeyError: 'flavor'" in module.failed['exception']
 
