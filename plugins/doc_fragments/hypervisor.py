@@ -28,7 +28,8 @@ options:
   lock_timeout:
     description:
       - Seconds to wait for another operation on the same instance to finish
-        before failing.
+        before failing (for M(novalite.compute.libvirt_instance) also for another run of the same
+        instance name, for example one still building it).
     type: float
     default: 300
 requirements:

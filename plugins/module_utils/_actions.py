@@ -10,10 +10,19 @@ from __future__ import annotations
 import contextlib
 
 from ansible_collections.novalite.compute.plugins.module_utils import _states as states
-from ansible_collections.novalite.compute.plugins.module_utils._errors import NovaliteError
+from ansible_collections.novalite.compute.plugins.module_utils._errors import InternalError, NovaliteError
 from ansible_collections.novalite.compute.plugins.module_utils._failpoints import name_of, reached
 from ansible_collections.novalite.compute.plugins.module_utils._records import ANY, utcnow
 from ansible_collections.novalite.compute.plugins.module_utils._steps import check_step
+
+
+def collection_error(exc, where):
+    """The collection error that stands for ``exc``, raised during ``where``.
+    Disk full, permission denied, a vanished file are failures like any
+    other; anything else is unexpected (a bug, or input nothing checked)."""
+    if isinstance(exc, OSError):
+        return NovaliteError('%s failed: %s' % (where, exc))
+    return InternalError('unexpected %s: %s' % (type(exc).__name__, exc))
 
 
 def error_out(record):
@@ -57,17 +66,19 @@ class Operation(object):
 
     @contextlib.contextmanager
     def running(self, on_error=None):
-        """Log start/finish/error around the block. On a collection error,
-        ``on_error(exc)`` decides what the record becomes, the fault is
-        written, and the error is re-raised naming the instance and phase."""
+        """Log start/finish/error around the block. On any error (an
+        ``Exception``: Ctrl-C and exits pass through untouched), ``on_error(exc)``
+        decides what the record becomes, the fault is written, and the error
+        is re-raised naming the instance and phase; one that is not the
+        collection's own is first wrapped (see ``collection_error``)."""
         self.event('start')
         try:
             try:
                 yield self
-            except OSError as exc:
-                # disk full, permission denied, a vanished file: reported
-                # like every other failure, with the instance and the step
-                raise NovaliteError('%s failed: %s' % (self.phase or self.action, exc))
+            except NovaliteError:
+                raise
+            except Exception as exc:
+                raise collection_error(exc, self.phase or self.action) from exc
         except NovaliteError as exc:
             exc.with_context(instance=self.record.label, step=self.phase)
             if on_error is not None:

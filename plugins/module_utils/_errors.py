@@ -110,3 +110,8 @@ class LockTimeout(NovaliteError):
 
 class RecordCorrupt(NovaliteError):
     """An instance record on disk cannot be parsed."""
+
+
+class InternalError(NovaliteError):
+    """An unexpected exception, wrapped: the class name and message of the
+    original are in the message, the original is chained (``__cause__``)."""

@@ -4,7 +4,9 @@
 
 find the instance -> observe libvirt -> plan (pure) -> execute or, in check
 mode, only report. The plan is computed by the same function either way;
-the real run computes it again under the per-instance lock.
+the real run computes it under the per-name lock (one instance per name, even
+when two runs of a new name start together) and again under the
+per-instance lock, taken after the name lock.
 """
 
 from __future__ import annotations
@@ -79,23 +81,41 @@ class InstanceModule(object):
         guest, observed = self._observe(desired, record)
         return record, guest, observed, plan(desired, record, observed)
 
+    @staticmethod
+    def _uuid_of(desired, record, guest):
+        """The uuid the instance has or gets: its record's, the one asked
+        for, its domain's, or a new one."""
+        return (record.uuid if record is not None else None) or desired['uuid'] \
+            or (guest.uuid if guest is not None else None) or str(uuidlib.uuid4())
+
     # -- running -------------------------------------------------------------
     def run(self):
         desired = normalise(self.params)
         with self.host:
-            record, guest, observed, steps = self._assess(desired)
-            before = managed_view(record, observed)
-            if steps and not self.module.check_mode:
-                self.paths.ensure_layout()
-                uuid = (record.uuid if record is not None else None) or desired['uuid'] \
-                    or (guest.uuid if guest is not None else None) or str(uuidlib.uuid4())
-                with self.store.lock(uuid, desired['name']):
-                    desired['uuid'] = uuid
-                    record, guest, observed, steps = self._assess(desired)
-                    before = managed_view(record, observed)
-                    record = self._execute(desired, record, guest, steps)
+            if self.module.check_mode:
+                record, _guest, observed, steps = self._assess(desired)
+                before = managed_view(record, observed)
+            else:
+                record, steps, before = self._converge(desired)
             after = predict(before, steps, desired)
             return self._result(record, steps, before, after)
+
+    def _converge(self, desired):
+        """The real run: (record, steps, before). Assessed under the name lock,
+        so a second run of a name being built waits and finds the instance
+        instead of building another; executed under the instance lock too
+        (taken after the name lock, always), assessed once more there."""
+        self.paths.ensure_layout()
+        with self.store.name_lock(desired['name']):
+            record, guest, observed, steps = self._assess(desired)
+            if not steps:
+                return record, steps, managed_view(record, observed)
+            uuid = self._uuid_of(desired, record, guest)
+            with self.store.lock(uuid, desired['name']):
+                desired['uuid'] = uuid
+                record, guest, observed, steps = self._assess(desired)
+                before = managed_view(record, observed)
+                return self._execute(desired, record, guest, steps), steps, before
 
     def _execute(self, desired, record, guest, steps):
         results = self._step_results

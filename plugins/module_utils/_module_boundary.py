@@ -2,13 +2,16 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The one error boundary every module's ``main()`` ends in: the libraries
 checked, the engine run, a collection error turned into ``fail_json`` with
-its class, step and details, success into ``exit_json``."""
+its class, step and details, any other exception (the last resort) into
+``fail_json`` with its class and traceback, success into ``exit_json``."""
 
 from __future__ import annotations
 
+import traceback
+
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.novalite.compute.plugins.module_utils._errors import NovaliteError
+from ansible_collections.novalite.compute.plugins.module_utils._errors import InternalError, NovaliteError
 from ansible_collections.novalite.compute.plugins.module_utils._requirements import missing_library
 
 
@@ -21,5 +24,11 @@ def run_module(module, engine, default_step=None):
     try:
         result = engine(module).run()
     except NovaliteError as exc:
-        module.fail_json(msg=str(exc), error=type(exc).__name__, step=exc.step or default_step, **exc.details)
+        details = dict(exc.details)
+        if isinstance(exc, InternalError):
+            details['exception'] = traceback.format_exc()  # with the chained original
+        module.fail_json(msg=str(exc), error=type(exc).__name__, step=exc.step or default_step, **details)
+    except Exception as exc:
+        module.fail_json(msg='unexpected %s: %s' % (type(exc).__name__, exc), error=type(exc).__name__,
+                         step=default_step, exception=traceback.format_exc())
     module.exit_json(**result)

@@ -6,6 +6,7 @@
         _base/<sha1(image id)>           cached base images (Nova's _base)
         _records/<uuid>.json             the instance record
         _records/<uuid>.actions.jsonl    the append-only action log
+        _locks/name-<sha1(name)>.lock    per-name lock: one instance per name
         _locks/instance-<uuid>.lock      per-instance operation lock
         _locks/image-<sha1>.lock         per-image fetch lock
         _migrations/<id>.json            migration records (Nova's migrations table)
@@ -18,6 +19,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 DISK_ROOT = 'disk'
@@ -63,6 +65,11 @@ class InstancePaths(object):
 
     def probe(self, migration_id):
         return os.path.join(self.root, '.novalite-probe-%s' % migration_id)
+
+    def name_lock(self, name):
+        """The lock of an instance name (hashed: a name may hold any character
+        a file name cannot, and be longer)."""
+        return os.path.join(self.locks_dir, 'name-%s.lock' % hashlib.sha1(name.encode('utf-8')).hexdigest())
 
     def instance_lock(self, uuid):
         return os.path.join(self.locks_dir, 'instance-%s.lock' % uuid)

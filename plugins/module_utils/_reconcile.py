@@ -16,6 +16,7 @@ import os
 from ansible_collections.novalite.compute.plugins.module_utils import _leftovers as leftovers
 from ansible_collections.novalite.compute.plugins.module_utils import _migrations as ms
 from ansible_collections.novalite.compute.plugins.module_utils import _states as states
+from ansible_collections.novalite.compute.plugins.module_utils._actions import collection_error
 from ansible_collections.novalite.compute.plugins.module_utils._errors import DomainNotFound, MigrationError, NovaliteError
 from ansible_collections.novalite.compute.plugins.module_utils._failpoints import name_of, reached
 from ansible_collections.novalite.compute.plugins.module_utils._fleet_policy import (
@@ -322,7 +323,12 @@ def run_all(reconciler, entries, mode):
         if not changes(entry['actions']):
             continue
         try:
-            done = reconciler.execute(entry, mode)
+            try:
+                done = reconciler.execute(entry, mode)
+            except NovaliteError:
+                raise
+            except Exception as exc:            # one instance's bug never stops the others
+                raise collection_error(exc, 'reconcile') from exc
             results.append({'uuid': entry['uuid'], 'name': entry['name'], 'done': done})
         except NovaliteError as exc:
             exc.with_context(instance='%s (%s)' % (entry['name'], entry['uuid']))

@@ -13,6 +13,10 @@ instances (what Nova keeps in its database), on this host's disk.
   events inside an action (e.g. an image cache miss).
 * ``RecordStore.lock(uuid)`` — the per-instance lock that serialises
   operations across processes (Nova's ``synchronized(instance.uuid)``).
+* ``RecordStore.name_lock(name)`` — the per-name lock under which
+  libvirt_instance decides whether a name is new, so two runs of one new
+  name build one instance. Always taken before the instance lock, never
+  while holding one (no deadlock between the two).
 """
 
 from __future__ import annotations
@@ -206,6 +210,10 @@ class RecordStore(object):
     def lock(self, uuid, name=None):
         label = 'instance %s' % (name or uuid)
         return file_lock(self.paths.instance_lock(uuid), timeout=self.lock_timeout, what=label)
+
+    def name_lock(self, name):
+        """Take before ``lock()``, never while holding an instance lock."""
+        return file_lock(self.paths.name_lock(name), timeout=self.lock_timeout, what='instance name %s' % name)
 
     def actions(self, uuid):
         return ActionLog(self.paths.actions(uuid))

@@ -13,20 +13,44 @@ from ansible_collections.novalite.compute.plugins.module_utils._errors import In
 
 FLAVOR_FIELDS = ('vcpus', 'memory_mb', 'root_gb', 'ephemeral_gb', 'swap_mb')
 _MAC = re.compile(r'^[0-9a-f]{2}(:[0-9a-f]{2}){5}$')
-_CONTROL = re.compile(r'[\x00-\x1f\x7f]')
+# Not a Char of XML 1.0 (#x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] |
+# [#x10000-#x10FFFF]): other C0 controls, lone surrogates, U+FFFE, U+FFFF.
+_NOT_XML_CHAR = re.compile('[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]')
+# Unicode control characters (category Cc): C0 with tab and newlines, DEL, C1.
+_CONTROL = re.compile('[\x00-\x1f\x7f-\x9f]')
 MAX_METADATA_ITEM = 255
 MAX_USER_DATA = 65535
+# libvirt stores a domain as /etc/libvirt/qemu/<name>.xml.new while defining
+# it, and a file name is at most 255 bytes: 255 - len('.xml.new').
+MAX_NAME_BYTES = 247
+VALIDATE_STEP = 'validate input'
+
+
+def check_text(field, value, controls=True):
+    """``value`` if it can go into the domain XML and the config drive, else
+    InvalidInput naming ``field`` and the first character that cannot.
+    Free text (``controls=True``) may hold tab and newlines, as XML does;
+    names and keys (``controls=False``) hold no control character at all."""
+    bad = _NOT_XML_CHAR.search(value)
+    if bad:
+        raise InvalidInput('%s contains U+%04X, which XML cannot hold' % (field, ord(bad.group())))
+    bad = None if controls else _CONTROL.search(value)
+    if bad:
+        raise InvalidInput('%s contains U+%04X, a control character' % (field, ord(bad.group())))
+    return value
 
 
 def validate_name(name):
     if not name or not name.strip():
         raise InvalidInput('name must not be empty')
-    if len(name) > 255:
-        raise InvalidInput('name %r is longer than 255 characters' % name[:40])
+    check_text('name %r' % name[:40], name, controls=False)
+    size = len(name.encode('utf-8'))
+    if size > MAX_NAME_BYTES:
+        raise InvalidInput('name %r... is %d bytes long in UTF-8; libvirt refuses names longer than %d bytes '
+                           '(it writes /etc/libvirt/qemu/<name>.xml.new, and a file name is at most 255 bytes)'
+                           % (name[:40], size, MAX_NAME_BYTES))
     if '/' in name or '..' in name:
         raise InvalidInput("name %r must not contain '/' or '..'" % name)
-    if _CONTROL.search(name):
-        raise InvalidInput('name %r must not contain control characters' % name)
     if name.startswith(('-', '.')):
         raise InvalidInput("name %r must not start with '-' or '.'" % name)
     return name
@@ -79,9 +103,13 @@ def validate_checksum(checksum):
 def validate_image(image):
     if not image.get('url'):
         raise InvalidInput('image.url is required')
-    url = image['url']
+    url = check_text('image.url', image['url'])
     if not re.match(r'^(https?|file)://', url):
         raise InvalidInput('image.url must be http://, https:// or file://, got %r' % url)
+    if image.get('id') is not None:
+        # not in the XML, but it names the cache entry (sha1 of its UTF-8,
+        # which a lone surrogate does not have) and is shown with the instance
+        check_text('image.id', image['id'])
     result = {'url': url, 'checksum': validate_checksum(image.get('checksum')),
               'format': image.get('format'), 'id': image.get('id')}
     return result
@@ -93,6 +121,9 @@ def validate_networks(networks):
         network, bridge = nic.get('network'), nic.get('bridge')
         if bool(network) == bool(bridge):
             raise InvalidInput('networks[%d]: give exactly one of network or bridge' % index)
+        for field in ('network', 'bridge', 'model'):
+            if nic.get(field):
+                check_text('networks[%d].%s' % (index, field), nic[field])
         mac = nic.get('mac')
         if mac is not None:
             mac = mac.lower()
@@ -109,16 +140,20 @@ def validate_metadata(metadata):
         key, value = str(key), str(value)
         if not key or len(key) > MAX_METADATA_ITEM or len(value) > MAX_METADATA_ITEM:
             raise InvalidInput('metadata keys and values must be 1-255 characters (key %r)' % key[:40])
-        if _CONTROL.search(key):
-            raise InvalidInput('metadata key %r must not contain control characters' % key)
+        check_text('metadata key %r' % key, key, controls=False)
+        check_text('metadata value of key %r' % key, value)
         result[key] = value
     return result
 
 
 def validate_user_data(user_data):
-    if user_data is not None and len(user_data.encode('utf-8')) > MAX_USER_DATA:
+    if user_data is not None and len(check_text('user_data', user_data).encode('utf-8')) > MAX_USER_DATA:
         raise InvalidInput('user_data is larger than %d bytes' % MAX_USER_DATA)
     return user_data
+
+
+def validate_key_data(key_data):
+    return [check_text('key_data[%d]' % index, key) for index, key in enumerate(key_data or [])]
 
 
 def _optional(validator, value):
@@ -128,13 +163,28 @@ def _optional(validator, value):
 def normalise(params):
     """Module params -> the desired instance (a dict). ``None`` means "not
     given": an existing instance keeps what it has; creating one needs at
-    least flavor and image (checked by the plan)."""
+    least flavor and image (checked by the plan). A refusal names the step
+    VALIDATE_STEP, and the instance once its name is known to be valid."""
+    try:
+        name = validate_name(params['name'])
+    except InvalidInput as exc:
+        raise exc.with_context(step=VALIDATE_STEP)
+    try:
+        return _desired(name, params)
+    except InvalidInput as exc:
+        raise exc.with_context(instance=name, step=VALIDATE_STEP)
+
+
+def _desired(name, params):
     desired = {
-        'name': validate_name(params['name']),
+        'name': name,
         'uuid': validate_uuid(params.get('uuid')),
         'state': params['state'],
         'locked': params.get('locked'),
     }
+    for field in ('compute_host', 'instances_path'):   # both end up in the domain XML
+        if params.get(field):
+            check_text(field, params[field])
     if params['state'] == 'absent':
         return desired
     desired.update({
@@ -142,7 +192,7 @@ def normalise(params):
         'image': _optional(validate_image, params.get('image')),
         'networks': validate_networks(params.get('networks')),
         'metadata': _optional(validate_metadata, params.get('metadata')),
-        'key_data': list(params.get('key_data') or []),
+        'key_data': validate_key_data(params.get('key_data')),
         'user_data': validate_user_data(params.get('user_data')),
         'config_drive': bool(params.get('config_drive')),
         'virt_type': params.get('virt_type') or 'kvm',

@@ -266,7 +266,12 @@ instance:
   returned: when this host has a record of it
   type: dict
 error:
-  description: Class of the failure, for example V(InvalidInput), V(MigrationError), V(TransferError), V(InstanceLocked).
+  description:
+    - Class of the failure, for example V(InvalidInput), V(MigrationError), V(TransferError), V(InstanceLocked).
+    - V(InternalError) is an unexpected exception, wrapped - the class name and message of the original are in
+      C(msg), its traceback in C(exception).
+    - Any other name is the class of an unexpected exception raised outside an operation, with its traceback
+      in C(exception).
   returned: on failure
   type: str
 '''

@@ -156,7 +156,12 @@ domain_id:
   type: dict
   sample: {"before": 4, "after": 5}
 error:
-  description: Class of the failure, for example V(InstanceLocked), V(InstanceInvalidState), V(InstanceNotFound), V(WaitTimeout).
+  description:
+    - Class of the failure, for example V(InstanceLocked), V(InstanceInvalidState), V(InstanceNotFound), V(WaitTimeout).
+    - V(InternalError) is an unexpected exception, wrapped - the class name and message of the original are in
+      C(msg), its traceback in C(exception).
+    - Any other name is the class of an unexpected exception raised outside an operation, with its traceback
+      in C(exception).
   returned: on failure
   type: str
 step:

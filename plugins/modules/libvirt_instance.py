@@ -27,6 +27,11 @@ description:
     Moving instances between hosts is the job of M(novalite.compute.instance_migrate).
   - O(image), O(networks), O(key_data), O(user_data), O(admin_password) and O(config_drive) apply
     when the instance is built; changing them later has no effect.
+  - Strings that end up in the domain XML or on the config drive (O(name), O(metadata) keys and values,
+    O(user_data), O(key_data), O(image.url), O(image.id), the O(networks) names and models, O(compute_host),
+    O(instances_path)) must hold only characters XML 1.0 can - no control characters other than tab, newline
+    and carriage return, no U+FFFE or U+FFFF, no lone surrogates. Names and metadata keys hold no control
+    character at all. Anything else is refused with V(InvalidInput) before anything is written.
 author:
   - novalite.compute contributors (@novalite)
 extends_documentation_fragment:
@@ -44,7 +49,9 @@ attributes:
 options:
   name:
     description:
-      - Instance name, also the libvirt domain name. Must not contain C(/) or C(..).
+      - Instance name, also the libvirt domain name. Must not contain C(/) or C(..), nor control characters.
+      - At most 247 bytes of UTF-8 (not characters) - libvirt writes the domain to
+        C(/etc/libvirt/qemu/<name>.xml.new), and a file name is at most 255 bytes.
       - Instances are found by O(uuid) if given, otherwise by this name in the records of this host.
     type: str
     required: true
@@ -250,12 +257,19 @@ shutdown:
   type: str
   sample: acpi
 error:
-  description: Class of the failure, for example V(InvalidInput), V(ImageUnacceptable), V(HypervisorError), V(WaitTimeout).
+  description:
+    - Class of the failure, for example V(InvalidInput), V(ImageUnacceptable), V(HypervisorError), V(WaitTimeout).
+    - V(InternalError) is an unexpected exception, wrapped - the class name and message of the original are in
+      C(msg), its traceback in C(exception); a build that fails so is cleaned up like any other.
+    - Any other name is the class of an unexpected exception raised outside an operation, with its traceback
+      in C(exception).
   returned: on failure
   type: str
   sample: ImageUnacceptable
 step:
-  description: The step that failed (for example V(fetch image), V(define domain), V(power off)), or null for input errors.
+  description:
+    - The step that failed, for example V(validate input) (the arguments were refused before anything was
+      touched), V(fetch image), V(define domain), V(power off); null when the failure belongs to no step.
   returned: on failure
   type: str
   sample: fetch image

@@ -149,7 +149,12 @@ errors:
   returned: always
   type: int
 error:
-  description: Class of the failure, for example V(InvalidInput), V(HypervisorError), or V(ReconcileIncomplete) with O(fail_on_error).
+  description:
+    - Class of the failure, for example V(InvalidInput), V(HypervisorError), or V(ReconcileIncomplete) with O(fail_on_error).
+    - V(InternalError) is an unexpected exception, wrapped - the class name and message of the original are in
+      C(msg), its traceback in C(exception).
+    - Any other name is the class of an unexpected exception raised outside an operation, with its traceback
+      in C(exception).
   returned: on failure
   type: str
 leftovers:

@@ -113,3 +113,42 @@ def test_xml_metacharacters_are_escaped(run_module, conn, instances_path, image_
     assert run_module('libvirt_instance', {'name': name, 'state': 'absent',
                                            'instances_path': instances_path})['changed']
     shutil.rmtree(os.path.join(instances_path, '_base'))
+
+
+def _tree(path):
+    """Every file and directory under ``path``, relative to it."""
+    found = set()
+    for root, dirs, files in os.walk(path):
+        found.update(os.path.relpath(os.path.join(root, entry), path) for entry in dirs + files)
+    return found
+
+
+def test_strings_xml_cannot_hold_are_refused_before_anything_is_written(
+        run_module, conn, prefix, instances_path, image_url, virt_type):
+    """A metadata value with a BEL and a name with U+FFFE are refused as
+    input: no record, no instance directory, no domain, nothing in _base but
+    the complete image an earlier instance left there."""
+    args = {'instances_path': instances_path, 'virt_type': virt_type, 'state': 'stopped',
+            'flavor': {'vcpus': 1, 'memory_mb': 128}, 'image': {'url': image_url}}
+    good = run_module('libvirt_instance', dict(args, name=prefix + '-good', metadata={'role': 'web'}))
+    assert good['changed'], good.get('msg')
+    before = _tree(instances_path)
+    domains = sorted(d.name() for d in conn.listAllDomains(0))
+    try:
+        for name, metadata, char in ((prefix + '-bell', {'role': 'ring\x07'}, 'U+0007'),
+                                     (prefix + '-\ufffe', {'role': 'web'}, 'U+FFFE')):
+            result = run_module('libvirt_instance', dict(args, name=name, metadata=metadata, state='running'))
+            assert result.get('failed'), result
+            assert result['error'] == 'InvalidInput' and result['step'] == 'validate input', result
+            assert '%s, which XML cannot hold' % char in result['msg'], result['msg']
+
+            assert _tree(instances_path) == before       # no record, no directory, no lock, no cache file
+            assert sorted(d.name() for d in conn.listAllDomains(0)) == domains
+            records = [f for f in os.listdir(os.path.join(instances_path, '_records')) if f.endswith('.json')]
+            assert records == [good['instance']['uuid'] + '.json']
+            base = os.listdir(os.path.join(instances_path, '_base'))
+            images = [f for f in base if not f.endswith('.json')]
+            assert images and all(image + '.json' in base for image in images), base   # complete ones only
+    finally:
+        assert run_module('libvirt_instance', {'name': prefix + '-good', 'state': 'absent',
+                                               'instances_path': instances_path})['changed']

@@ -1,5 +1,6 @@
 """Record store: crash-safe writes, expected_task_state, action log, locks."""
 
+import hashlib
 import json
 import multiprocessing
 import os
@@ -123,3 +124,17 @@ def test_instance_lock_is_exclusive_across_processes(store):
         holder.join()
     with store.lock(UUID):   # released when the holder exits
         pass
+
+
+def test_name_lock_is_one_file_per_name(store):
+    """Hashed, so any valid name makes a file name; the same name the same lock."""
+    path = store.paths.name_lock('web\u00e9 1')
+    assert os.path.dirname(path) == store.paths.locks_dir
+    assert os.path.basename(path) == 'name-%s.lock' % hashlib.sha1('web\u00e9 1'.encode('utf-8')).hexdigest()
+    assert store.paths.name_lock('web\u00e9 1') == path != store.paths.name_lock('web1')
+    with store.name_lock('web1'):
+        with pytest.raises(LockTimeout, match='instance name web1 is held by another operation'):
+            with store.name_lock('web1'):
+                pass
+        with store.name_lock('web2'), store.lock(UUID):
+            pass

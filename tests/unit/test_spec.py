@@ -61,3 +61,104 @@ def test_networks_and_urls():
         _spec.validate_image({'url': 'ftp://x/y'})
     with pytest.raises(InvalidInput, match='255'):
         _spec.validate_metadata({'k': 'v' * 256})
+
+
+# --- strings that cannot go into the domain XML or the config drive ----------------
+def _params():
+    return {'name': 'web1', 'state': 'running', 'flavor': {'vcpus': 1, 'memory_mb': 64},
+            'image': {'url': 'http://images.example/cirros.qcow2'}, 'networks': [{'network': 'default'}],
+            'metadata': {'role': 'web'}, 'key_data': ['ssh-ed25519 AAAAC3 ops'], 'user_data': '#cloud-config\n',
+            'compute_host': 'hv1', 'instances_path': '/var/lib/novalite/instances'}
+
+
+# field (as the message names it) -> puts a string into the module params there
+PLACES = {
+    'name': lambda p, text: p.update(name=text),
+    'metadata key': lambda p, text: p.update(metadata={text: 'web'}),
+    'metadata value of key': lambda p, text: p.update(metadata={'role': text}),
+    'user_data': lambda p, text: p.update(user_data=text),
+    'key_data[0]': lambda p, text: p.update(key_data=[text]),
+    'image.url': lambda p, text: p['image'].update(url='http://images.example/' + text),
+    'image.id': lambda p, text: p['image'].update(id=text),
+    'networks[0].network': lambda p, text: p['networks'][0].update(network=text),
+    'networks[0].bridge': lambda p, text: p.update(networks=[{'bridge': text}]),
+    'networks[0].model': lambda p, text: p['networks'][0].update(model=text),
+    'compute_host': lambda p, text: p.update(compute_host=text),
+    'instances_path': lambda p, text: p.update(instances_path='/srv/' + text),
+}
+NAMES = ('name', 'metadata key')          # identifiers: no control character at all
+
+NOT_XML = ['\x00', '\x07', '\x08', '\x0b', '\x0c', '\x1b', '\x1f',     # C0 controls but tab, LF, CR
+           '\ufffe', '\uffff',                                          # noncharacters outside Char
+           '\ud800', '\udbff', '\udc00', '\udfff']                      # lone surrogates
+CONTROLS_XML_HOLDS = ['\t', '\n', '\r', '\x7f', '\x80', '\x85', '\x9f']  # DEL and C1 are Chars
+ALWAYS_FINE = ['\u00e9', '\u00a0', '\ud7ff', '\ue000', '\ufffd', '\U00010000', '\U0001f600', '\U0010ffff',
+               '<&>"\'']
+
+
+def _normalise_with(field, text):
+    params = _params()
+    PLACES[field](params, 'a' + text + 'b')
+    return _spec.normalise(params)
+
+
+@pytest.mark.parametrize('char', NOT_XML, ids=lambda c: 'U+%04X' % ord(c))
+@pytest.mark.parametrize('field', sorted(PLACES))
+def test_characters_xml_cannot_hold_are_refused_in_every_field(field, char):
+    with pytest.raises(InvalidInput) as caught:
+        _normalise_with(field, char)
+    message = caught.value.message
+    assert message.startswith(field) and message.endswith(' contains U+%04X, which XML cannot hold' % ord(char))
+    assert caught.value.step == 'validate input'
+
+
+@pytest.mark.parametrize('char', CONTROLS_XML_HOLDS, ids=lambda c: 'U+%04X' % ord(c))
+@pytest.mark.parametrize('field', sorted(PLACES))
+def test_other_control_characters_are_refused_in_names_only(field, char):
+    if field in NAMES:
+        with pytest.raises(InvalidInput) as caught:
+            _normalise_with(field, char)
+        message = caught.value.message
+        assert message.startswith(field) and message.endswith(' contains U+%04X, a control character' % ord(char))
+    else:
+        _normalise_with(field, char)
+
+
+@pytest.mark.parametrize('char', ALWAYS_FINE, ids=lambda c: 'U+%04X' % ord(c[0]))
+@pytest.mark.parametrize('field', sorted(PLACES))
+def test_other_characters_are_accepted(field, char):
+    _normalise_with(field, char)
+
+
+def test_check_text_names_the_field_and_returns_the_value():
+    assert _spec.check_text('user_data', 'line 1\n\tline 2') == 'line 1\n\tline 2'
+    params = dict(_params(), metadata={'x': 'ring\x07'})
+    with pytest.raises(InvalidInput) as caught:
+        _spec.normalise(params)
+    assert str(caught.value) == ("instance web1: validate input: "
+                                 "metadata value of key 'x' contains U+0007, which XML cannot hold")
+    with pytest.raises(InvalidInput) as caught:
+        _spec.normalise(dict(params, name='web\ufffe1'))
+    # the instance is not named with a name that is refused: the message shows it escaped
+    assert str(caught.value) == "validate input: name 'web\\ufffe1' contains U+FFFE, which XML cannot hold"
+
+
+@pytest.mark.parametrize('name, size', [
+    ('x' * 247, 247),
+    ('\u00e9' * 123 + 'x', 247),               # 2-byte characters: 124 characters
+    ('\u20ac' * 82 + 'x', 247),                # 3-byte characters
+    ('\U0001f600' * 61 + 'xyz', 247),          # 4-byte characters
+    ('x' * 248, 248),
+    ('\u00e9' * 124, 248),                      # 124 characters, 248 bytes
+    ('\u20ac' * 82 + 'xy', 248),
+    ('\U0001f600' * 62, 248),                   # 62 characters
+    ('x' * 300, 300),
+])
+def test_name_length_is_counted_in_utf8_bytes(name, size):
+    assert len(name.encode('utf-8')) == size
+    if size <= 247:
+        assert _spec.validate_name(name) == name
+    else:
+        with pytest.raises(InvalidInput, match=r'is %d bytes long in UTF-8; libvirt refuses names longer than '
+                                               r'247 bytes \(it writes /etc/libvirt/qemu/<name>\.xml\.new' % size):
+            _spec.validate_name(name)
