@@ -21,7 +21,7 @@ def operation(tmp_path):
     store = RecordStore(InstancePaths(str(tmp_path)), lock_timeout=1)
     record = InstanceRecord({'uuid': UUID, 'name': 'web1', 'vm_state': 'active'})
     store.save(record)
-    return store, record, Operation(store, record, 'update')
+    return store, record, Operation(store, record, 'create')
 
 
 def _fail_in_step(op, exc, seen):
@@ -52,7 +52,7 @@ def test_unexpected_exception_is_wrapped_and_ends_the_operation(operation):
     assert seen == [error]                                   # on_error ran
     saved = store.load(UUID)
     assert saved.vm_state == 'error'
-    assert saved.fault['step'] == 'guest xml' and saved.fault['action'] == 'update'
+    assert saved.fault['step'] == 'guest xml' and saved.fault['action'] == 'create'
     assert saved.fault['message'] == error.message
     assert _events(store) == [('start', None), ('error', 'guest xml')]
 
