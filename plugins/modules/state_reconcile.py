@@ -25,7 +25,7 @@ description:
     crashed or suspended is recorded as stopped; a stopped instance found running is forced off; a paused
     one found shut off is recorded as stopped; deleted instances found running are only reported.
   - Moves (cold migration and resize) are recovered on both of their hosts, judged from every copy of the
-    migration record and from whether the destination holds the instance record (the source sends it last):
+    migration record and from whether the destination holds the instance record (the source sends it last) -
     a confirm or revert cut short is completed; a move whose hand-over completed is finished on the
     destination (V(resized), awaiting confirm, as Nova's VERIFY_RESIZE) and the source's record follows;
     a move whose hand-over never completed is rolled back - the source's copy restored, the destination's
@@ -33,7 +33,7 @@ description:
     instance can be moved again. When the host that could tell did not report, nothing is done about that
     move (it is listed with outcome V(unknown)). Give O(fleet) (the playbook C(novalite.compute.reconcile)
     does) so that each host sees the others' reports; without it a host judges from its own records only.
-  - O(mode=recover) and O(mode=both) also remove the files interrupted writes left behind (RV(leftovers)):
+  - O(mode=recover) and O(mode=both) also remove the files interrupted writes left behind (RV(leftovers)) -
     C(.tmp-*) files in C(_records), C(_migrations) and C(_base), partial images in C(_base), probe files of
     finished moves, action logs of builds that never wrote a record, and C(.tmp) files in instance
     directories; never a file that a running operation is writing.

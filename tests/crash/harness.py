@@ -151,7 +151,7 @@ def _restart_root_libvirtd():
         while os.path.exists('/proc/%s' % pid):
             time.sleep(0.1)
     subprocess.run(['libvirtd', '-d'], check=True)
-    for _ in range(100):
+    for _attempt in range(100):
         if os.path.exists('/run/libvirt/libvirt-sock'):
             try:
                 libvirt.open('qemu:///system').close()
@@ -244,6 +244,6 @@ def invariants(hosts, conns, uuid, expect_owner=True):
     for host in hosts:
         for migration in host.migrations_of(uuid):
             if migration['status'] not in ('confirmed', 'reverted', 'error') and not awaiting:
-                problems.append('migration %s left %s on %s' % (migration['id'][:8], migration['status'],
-                                                                 host.name))
+                problems.append('migration %s left %s on %s'
+                                % (migration['id'][:8], migration['status'], host.name))
     return problems, owner

@@ -22,8 +22,6 @@ import threading
 import uuid as uuidlib
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
-
 from ansible_collections.novalite.compute.plugins.module_utils._failpoints import name_of
 from ansible_collections.novalite.compute.plugins.module_utils._steps import STEPS
 
@@ -244,9 +242,8 @@ class MoveLane(Lane):
                 return KILLED
             assert not result.get('failed'), (args, result)
         if until == 'confirm':
-            result = self.armed(source, 'instance_migrate', {'name': self.name, 'step': 'confirm',
-                                                               'migration': dict(migration, status='confirmed')},
-                                point)
+            confirm = {'name': self.name, 'step': 'confirm', 'migration': dict(migration, status='confirmed')}
+            result = self.armed(source, 'instance_migrate', confirm, point)
             if result == KILLED:
                 return KILLED
         return result
