@@ -171,7 +171,7 @@ def test_hard_reboot_fetches_a_purged_base_image_again(run_module, console, conn
     inst = _boot(run_module, console, _args(name, instances_path, url, virt_type, network))
     assert http_server.counts['/tiny.qcow2'] == 1
     base_dir = os.path.join(instances_path, '_base')
-    bases = [f for f in os.listdir(base_dir) if not f.endswith('.json')]
+    bases = [f for f in os.listdir(base_dir) if not f.endswith('.json') and not f.startswith('.')]   # .writers.lock
     assert len(bases) == 1
     os.unlink(os.path.join(base_dir, bases[0]))
 
