@@ -132,13 +132,6 @@ class Rebooter(object):
                           power_state=guest.power_state().label)
         return result
 
-    def restart(self, record, wait_timeout=120):
-        """The hard reboot alone, without task states: what Nova's
-        resume_state_on_host_boot does after a host restart."""
-        op = Operation(self.store, record, states.ACTION_RESUME)
-        with op.running():
-            return self._hard(record, op, wait_timeout)
-
     def _soft(self, record, timeout, wait_timeout):
         try:
             outcome = soft_reboot(lambda: self.host.guest_by_uuid(record.uuid), timeout, wait_timeout)

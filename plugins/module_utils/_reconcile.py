@@ -195,11 +195,13 @@ class Reconciler(object):
     def _do_finish_deletion(self, record, guest, _action, _outcome):
         self.lifecycle.delete(record, guest)
 
-    def _do_reboot(self, record, _guest, action, _outcome):
-        kind = action.params['type']
-        self._save(record, task_state=None)
-        plan = {'type': kind, 'method': kind, 'reason': action.reason, 'task_states': list(TASK_STATES[kind])}
+    def _reboot(self, record, kind, reason):
+        plan = {'type': kind, 'method': kind, 'reason': reason, 'task_states': list(TASK_STATES[kind])}
         self.rebooter.reboot(record, plan, soft_timeout=self.shutdown_timeout, wait_timeout=self.wait_timeout)
+
+    def _do_reboot(self, record, _guest, action, _outcome):
+        self._save(record, task_state=None)
+        self._reboot(record, action.params['type'], action.reason)
 
     def _do_stop(self, record, _guest, _action, _outcome):
         self._save(record, task_state=None)
@@ -292,11 +294,11 @@ class Reconciler(object):
         self._save(record, task_state=None)
         self.lifecycle.resize(record, new_flavor)
 
-    def _do_resume(self, record, _guest, _action, _outcome):
-        """Nova's resume_state_on_host_boot: a hard reboot that leaves the
-        record's intent (vm_state, task_state) as it is."""
-        self.rebooter.restart(record, self.wait_timeout)
-        self._save(record, power_state=power_label(self.host.guest_by_uuid(record.uuid)))
+    def _do_resume(self, record, _guest, action, _outcome):
+        """Nova's resume_state_on_host_boot: a hard reboot, with the hard
+        reboot's task states, so that one cut short is recovered like any
+        reboot (the record ends active, as it was)."""
+        self._reboot(record, 'hard', action.reason)
 
     def _do_record_power_state(self, record, _guest, action, _outcome):
         self._save(record, power_state=action.params['power_state'])

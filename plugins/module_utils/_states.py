@@ -76,7 +76,6 @@ ACTION_LOCK = 'lock'
 ACTION_UNLOCK = 'unlock'
 ACTION_RESIZE = 'resize'
 ACTION_RESIZE_IN_PLACE = 'resize_in_place'
-ACTION_RESUME = 'resume'
 ACTION_RECONCILE = 'reconcile'
 ACTION_MIGRATE = 'migrate'
 # Action events of a move, as Nova names them (one per compute step).

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from ansible_collections.novalite.compute.plugins.module_utils import _states as st
 
-_HARD_REBOOT = ('recreate files', 'destroy', 'define domain', 'start domain', 'wait for running')
-
 STEPS = {
     st.ACTION_CREATE: ('scheduling', 'networking', 'block_device_mapping', 'fetch image', 'create disks',
                        'config drive', 'guest xml', 'define domain', 'start domain', 'wait for running',
@@ -26,8 +24,8 @@ STEPS = {
     st.ACTION_UNLOCK: ('unlock',),
     st.ACTION_UPDATE: ('update metadata',),
     st.ACTION_RESIZE_IN_PLACE: ('resize disks', 'redefine'),
-    st.ACTION_REBOOT: ('acknowledge', 'soft reboot') + _HARD_REBOOT + ('finish',),
-    st.ACTION_RESUME: _HARD_REBOOT,
+    st.ACTION_REBOOT: ('acknowledge', 'soft reboot', 'recreate files', 'destroy', 'define domain', 'start domain',
+                       'wait for running', 'finish'),
     # a move: start (source), prep (destination), migrate (source), finish
     # (destination), confirm or revert (destination, then source)
     st.ACTION_MIGRATE: ('migration record', 'resize_prep'),

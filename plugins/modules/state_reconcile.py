@@ -17,9 +17,9 @@ description:
     cleared when the guest already runs; an interrupted power-off or power-on is done again; an interrupted
     deletion is finished, a partial one completed; an in-place resize is finished; snapshot task states are
     cleared; a domain left here of an instance that belongs to another host is destroyed (its disks are
-    kept); with
-    O(resume_guests_state_on_host_boot) an instance recorded as running whose domain is not running is
-    started again by a hard reboot that leaves its record as it was.
+    kept); with O(resume_guests_state_on_host_boot) an instance recorded as running whose domain is not
+    running is started again by a hard reboot (with the hard reboot's task states, so that one cut short
+    is recovered like any reboot).
   - O(mode=sync) is Nova's C(_sync_instance_power_state) - instances with a task in progress or owned by
     another host are skipped; the observed power state is recorded; an active instance found shut off,
     crashed or suspended is recorded as stopped; a stopped instance found running is forced off; a paused
