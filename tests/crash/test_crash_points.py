@@ -32,7 +32,6 @@ FLAVOR = {'vcpus': 1, 'memory_mb': 96, 'root_gb': 1, 'swap_mb': 8}
 MARKER = ('0x5a', '256M', '64k')
 
 
-
 def sha256(path):
     digest = hashlib.sha256()
     with open(path, 'rb') as handle:
