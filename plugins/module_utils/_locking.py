@@ -17,6 +17,14 @@ import time
 from ansible_collections.novalite.compute.plugins.module_utils._errors import LockTimeout
 
 
+def _open_lock_file(path):
+    """The lock file at ``path``, its private directory created if needed."""
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        os.makedirs(directory, 0o700)
+    return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+
+
 @contextlib.contextmanager
 def file_lock(path, timeout=300.0, what=None, clock=time.monotonic, sleep=time.sleep):
     """Hold an exclusive lock on ``path`` (created if needed) for the block.
@@ -24,10 +32,7 @@ def file_lock(path, timeout=300.0, what=None, clock=time.monotonic, sleep=time.s
     Waits up to ``timeout`` seconds, then raises ``LockTimeout`` naming
     ``what`` (defaults to the path).
     """
-    directory = os.path.dirname(path)
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o700)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = _open_lock_file(path)
     try:
         deadline = clock() + timeout
         delay = 0.05
@@ -74,10 +79,7 @@ def directory_writers(directory, exclusive=False):
 def try_lock(path):
     """An exclusive lock on ``path`` if nobody holds it now, else None.
     ``release(fd)`` gives it back."""
-    directory = os.path.dirname(path)
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o700)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = _open_lock_file(path)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as exc:
