@@ -50,14 +50,29 @@ MaxSessions 50
 CONF
         cat
     } > "$sshd_dir/${name}_config"
-    if ! { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }; then
-        /usr/sbin/sshd -f "$sshd_dir/${name}_config"
+    # A pid file left by an earlier boot of this machine can name a process
+    # that is now something else: only an sshd run with this config counts.
+    if ! ours "$pidfile" "$sshd_dir/${name}_config"; then
+        rm -f "$pidfile"
+        /usr/sbin/sshd -f "$sshd_dir/${name}_config" -E "$sshd_dir/$name.log"
     fi
-    for _ in $(seq 50); do
+    for _ in $(seq 100); do
         ssh-keyscan -p "$listen" -t ed25519 127.0.0.1 > "$sshd_dir/$name.known_hosts" 2>/dev/null \
-            && [ -s "$sshd_dir/$name.known_hosts" ] && break
+            && [ -s "$sshd_dir/$name.known_hosts" ] && return 0
         sleep 0.1
     done
+    echo "second_host.sh: the test sshd '$name' does not answer on 127.0.0.1:$listen; its log:" >&2
+    cat "$sshd_dir/$name.log" >&2 || true
+    return 1
+}
+
+# ours PIDFILE CONFIG: the pid file names a live sshd started with CONFIG.
+ours() {
+    local pid
+    [ -f "$1" ] || return 1
+    pid=$(cat "$1")
+    [ -r "/proc/$pid/cmdline" ] || return 1
+    tr '\0' ' ' < "/proc/$pid/cmdline" | grep -qF -- "-f $2"
 }
 
 local_sshd sshd "$port" <<CONF
