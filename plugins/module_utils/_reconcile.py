@@ -19,6 +19,7 @@ from ansible_collections.novalite.compute.plugins.module_utils import _states as
 from ansible_collections.novalite.compute.plugins.module_utils._actions import collection_error
 from ansible_collections.novalite.compute.plugins.module_utils._errors import DomainNotFound, MigrationError, NovaliteError
 from ansible_collections.novalite.compute.plugins.module_utils._failpoints import name_of, reached
+from ansible_collections.novalite.compute.plugins.module_utils._steps import check_step
 from ansible_collections.novalite.compute.plugins.module_utils._fleet_policy import (
     TERMINAL,
     fleet_view,
@@ -161,9 +162,10 @@ class Reconciler(object):
             done = []
             for action in actions:
                 if action.kind != 'note':
-                    reached(name_of(states.ACTION_RECONCILE, action.kind))
+                    check_step(states.ACTION_RECONCILE, action.kind)
                     if record is not None:
                         self.store.actions(uuid).append(states.ACTION_RECONCILE, action.kind, reason=action.reason)
+                    reached(name_of(states.ACTION_RECONCILE, action.kind))
                     getattr(self, '_do_' + action.kind)(record, guest, action, outcome)
                     record = self.store.load(uuid)
                     guest = self.host.guest_by_uuid(uuid)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from ansible_collections.novalite.compute.plugins.module_utils import _migrations as ms
 from ansible_collections.novalite.compute.plugins.module_utils import _states as st
+from ansible_collections.novalite.compute.plugins.module_utils._steps import STEPS
 
 RUNNING, SHUTDOWN, CRASHED, SUSPENDED, PAUSED, NOSTATE = (
     'running', 'shutdown', 'crashed', 'suspended', 'paused', 'nostate')
@@ -33,10 +34,9 @@ REBOOT_STARTED = (st.REBOOT_STARTED, st.REBOOT_STARTED_HARD)
 class Action(object):
     """One thing to do: ``kind`` from the vocabulary below, why, parameters."""
 
-    KINDS = ('destroy_domain', 'complete_deletion', 'set_error', 'clear_task_state', 'finish_deletion',
-             'reboot', 'stop', 'start', 'revert_migration', 'resume', 'record_power_state', 'sync_stop',
-             'force_stop', 'finish_resize', 'finish_migration', 'confirm_migration', 'complete_handover', 'remove_leftovers',
-             'note')
+    # every kind that changes something is a step of the reconcile action
+    # (a crash point); a note only explains
+    KINDS = STEPS[st.ACTION_RECONCILE] + ('note',)
 
     def __init__(self, kind, reason, **params):
         if kind not in self.KINDS:

@@ -39,6 +39,12 @@ STEPS = {
                               'undefine source domain'),
     st.EVENT_REVERT_RESIZE: ('reverting', 'destroy domain', 'remove disks', 'hand back'),
     st.EVENT_FINISH_REVERT_RESIZE: ('reverting', 'restore instance dir', 'define domain', 'power on', 'reverted'),
+    # state_reconcile: one step per kind of action it takes (the action's
+    # own operation, a stop or a reboot say, then has its steps as well)
+    st.ACTION_RECONCILE: ('destroy_domain', 'complete_deletion', 'set_error', 'clear_task_state',
+                          'finish_deletion', 'reboot', 'stop', 'start', 'revert_migration', 'resume',
+                          'record_power_state', 'sync_stop', 'force_stop', 'finish_resize', 'finish_migration',
+                          'confirm_migration', 'complete_handover', 'remove_leftovers'),
 }
 
 

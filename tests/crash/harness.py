@@ -168,6 +168,19 @@ def kill_guests(uuids):
         subprocess.run(['pkill', '-9', '-f', '--', '-uuid %s' % uuid], check=False)
 
 
+def wait_shutoff(host, uuid, timeout=30):
+    """Until libvirt reports the domain shut off (its QEMU was killed)."""
+    deadline = time.monotonic() + timeout
+    conn = host.connect()
+    try:
+        while conn.lookupByUUIDString(uuid).state()[0] != libvirt.VIR_DOMAIN_SHUTOFF:
+            if time.monotonic() > deadline:
+                raise AssertionError('%s still not shut off on %s' % (uuid, host.name))
+            time.sleep(0.1)
+    finally:
+        conn.close()
+
+
 def recover(inventory):
     """The one recovery command. Returns (returncode, stdout)."""
     proc = subprocess.run(['ansible-playbook', '-i', inventory, RECONCILE], capture_output=True, text=True,

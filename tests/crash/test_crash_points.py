@@ -292,6 +292,232 @@ class RevertLane(MoveLane):
                                                        'migration': result['migration']}, point)
 
 
+class RecoveryLane(MoveLane):
+    """The recovery's own actions (state_reconcile, ``reconcile:<kind>``),
+    each killed in turn: the instance is first brought to where the
+    recovery plans that action - by a real crash of another operation at
+    one of its steps, or by what happens to a guest outside the
+    collection (its QEMU dies; an operator starts or redefines its domain)
+    - then state_reconcile runs, with the action's crash point armed, on
+    the host whose plan has it (read first, as the playbook does, from the
+    check-mode reports of both hosts). The wave's recovery must then
+    converge as after any other crash. ``STAGES``: kind -> how to get
+    there."""
+
+    STAGES = {}
+
+    def __init__(self, suite, variant, index):
+        super().__init__(suite, variant, index)
+        self.points = tuple(name_of('reconcile', kind) for kind in self.STAGES)
+        self.expect = True
+
+    def fresh(self):
+        """A new instance (a new name: the last one may be deleted)."""
+        self.name = '%s-r%s' % (self.suite.prefix, uuidlib.uuid4().hex[:5])
+        self.uuid = None
+        self.spawn('stopped')
+        write_marker(self.a.path, self.uuid)
+
+    def attempt(self, point):
+        kind = point.split(':')[1]
+        stage = getattr(self, 'stage_' + self.STAGES[kind])
+        resume = stage()
+        return self.armed_recovery(kind, point, resume=bool(resume))
+
+    def expect_owner(self, point):
+        return self.expect
+
+    # -- the armed recovery ------------------------------------------------------------
+    def armed_recovery(self, kind, point, resume=False):
+        base = {'mode': 'both', 'resume_guests_state_on_host_boot': resume}
+        reports = [ok(host, 'state_reconcile', dict(base, _ansible_check_mode=True))['report']
+                   for host in (self.a, self.b)]
+        args = dict(base, fleet=reports, instances=[self.uuid])
+        planned = {}
+        for host in (self.a, self.b):
+            plan = ok(host, 'state_reconcile', dict(args, _ansible_check_mode=True))['plan']
+            kinds = [action['action'] for entry in plan if entry['uuid'] == self.uuid for action in entry['actions']]
+            planned[host.name] = kinds
+            if kind in kinds:
+                return self.armed(host, 'state_reconcile', args, point)
+        raise AssertionError('no host plans %s for %s: %s' % (kind, self.uuid, planned))
+
+    # -- single host (A) ---------------------------------------------------------------
+    def instance(self, state='stopped'):
+        """The lane's instance on host A, in ``state``."""
+        if self.uuid is None or self.owner() is not self.a:
+            self.fresh()
+        ok(self.a, 'libvirt_instance', {'name': self.name, 'state': state})
+
+    def crash(self, host, module, args, point):
+        assert run(host, module, args, failpoint=point) == KILLED, 'the staging crash %s did not fire' % point
+
+    def stage_interrupted_build(self):
+        self.name = '%s-r%s' % (self.suite.prefix, uuidlib.uuid4().hex[:5])
+        self.uuid = str(uuidlib.uuid4())
+        self.crash(self.a, 'libvirt_instance', {
+            'name': self.name, 'uuid': self.uuid, 'virt_type': os.environ['NOVALITE_VIRT_TYPE'],
+            'image': {'url': 'file://' + os.environ['NOVALITE_TEST_IMAGE']}, 'flavor': FLAVOR},
+            name_of('create', 'create disks'))
+
+    def stage_interrupted_delete(self):
+        self.instance()
+        self.expect = False
+        self.crash(self.a, 'libvirt_instance', {'name': self.name, 'state': 'absent'}, name_of('delete', 'delete'))
+
+    def stage_restored_after_delete(self):
+        """An operator put back a deleted instance's domain (from a backup
+        of its libvirt.xml): the record says deleted, libvirt has it."""
+        self.instance()
+        conn = self.a.connect()
+        xml = conn.lookupByUUIDString(self.uuid).XMLDesc(0)
+        conn.close()
+        ok(self.a, 'libvirt_instance', {'name': self.name, 'state': 'absent'})
+        conn = self.a.connect()
+        conn.defineXML(xml)
+        conn.close()
+        self.expect = False
+
+    def stage_interrupted_hard_reboot(self):
+        self.instance('running')
+        self.crash(self.a, 'instance_reboot', {'name': self.name, 'type': 'hard'},
+                   name_of('reboot', 'define domain'))
+
+    def stage_reboot_cut_short_while_running(self):
+        self.instance('running')
+        self.crash(self.a, 'instance_reboot', {'name': self.name, 'type': 'hard'},
+                   name_of('reboot', 'wait for running'))
+
+    def stage_interrupted_stop(self):
+        self.instance('running')
+        self.crash(self.a, 'libvirt_instance', {'name': self.name, 'state': 'stopped'}, name_of('stop', 'power off'))
+
+    def stage_interrupted_start(self):
+        self.instance('stopped')
+        self.crash(self.a, 'libvirt_instance', {'name': self.name, 'state': 'running'}, name_of('start', 'power on'))
+
+    def stage_interrupted_resize_in_place(self):
+        self.instance('stopped')
+        flavor = dict(self.a.record(self.uuid)['flavor'])
+        flavor['root_gb'] += 1
+        self.crash(self.a, 'libvirt_instance', {'name': self.name, 'state': 'stopped', 'flavor': flavor},
+                   name_of('resize_in_place', 'redefine'))
+
+    def stage_guest_died(self):
+        """The guest's QEMU dies (host power loss for that guest): the
+        record says running, libvirt shut off."""
+        self.instance('running')
+        harness.kill_guests([self.uuid])
+        harness.wait_shutoff(self.a, self.uuid)
+
+    def stage_guest_died_on_host_boot(self):
+        self.stage_guest_died()
+        return 'resume'
+
+    def stage_started_outside(self):
+        """An operator starts a stopped instance's domain behind the
+        collection's back."""
+        self.instance('stopped')
+        conn = self.a.connect()
+        conn.lookupByUUIDString(self.uuid).create()
+        conn.close()
+
+    def stage_write_cut_short(self):
+        """A writer killed between its write and its rename leaves a .tmp
+        file in the instance directory (made here: no step boundary falls
+        inside a write)."""
+        self.instance('stopped')
+        with open(os.path.join(self.a.path, self.uuid, 'libvirt.xml.tmp'), 'w') as handle:
+            handle.write('<domain')
+
+    # -- moves (A <-> B) -----------------------------------------------------------------
+    def stage_move_cut_short(self, point):
+        if self.uuid is None or self.owner() is None:
+            self.fresh()
+        source, dest = self.running_owner()
+        assert self.move(source, dest, point) == KILLED, 'the staging crash %s did not fire' % point
+
+    def stage_copy_cut_short(self):
+        self.stage_move_cut_short(name_of('compute_resize_instance', 'copy disks'))
+
+    def stage_handover_cut_short(self):
+        self.stage_move_cut_short(name_of('compute_resize_instance', 'handed over'))
+
+    def stage_finish_cut_short(self):
+        self.stage_move_cut_short(name_of('compute_finish_resize', 'define domain'))
+
+    def stage_confirm_cut_short(self):
+        self.stage_move_cut_short(name_of('compute_confirm_resize', 'flush disks'))
+
+    def stage_old_domain_restored(self):
+        """A confirmed move, then an operator puts the old domain back on
+        the source (from a backup of its libvirt.xml): the source's record
+        names the other host, its libvirt has the domain."""
+        if self.uuid is None or self.owner() is None:
+            self.fresh()
+        source, dest = self.running_owner()
+        conn = source.connect()
+        xml = conn.lookupByUUIDString(self.uuid).XMLDesc(0)
+        conn.close()
+        result = self.move(source, dest, None)
+        assert result != KILLED and not result.get('failed'), result
+        conn = source.connect()
+        conn.defineXML(xml)
+        conn.close()
+
+    def check(self, point):
+        owner = self.owner()
+        if owner is None or self.STAGES.get(point.split(':')[1]) == 'interrupted_build':
+            return []
+        if not has_marker(owner.path, self.uuid):
+            return ['the marker is gone on %s' % owner.name]
+        return []
+
+    def reset(self):
+        """An instance recovery put in error is deleted; the next stage
+        then starts from a new one."""
+        self.expect = True
+        rec = self.a.record(self.uuid) if self.uuid else None
+        if rec and rec['vm_state'] == 'error':
+            ok(self.a, 'libvirt_instance', {'name': self.name, 'uuid': self.uuid, 'state': 'absent'})
+        if self.uuid is None or self.owner() is None:
+            self.uuid = None
+        else:
+            super().reset()
+
+
+class HostRecoveryLane(RecoveryLane):
+    """The recovery's actions on one host's own instances."""
+
+    STAGES = {
+        'set_error': 'interrupted_build',
+        'finish_deletion': 'interrupted_delete',
+        'complete_deletion': 'restored_after_delete',
+        'reboot': 'interrupted_hard_reboot',
+        'clear_task_state': 'reboot_cut_short_while_running',
+        'stop': 'interrupted_stop',
+        'start': 'interrupted_start',
+        'finish_resize': 'interrupted_resize_in_place',
+        'resume': 'guest_died_on_host_boot',
+        'record_power_state': 'guest_died',
+        'sync_stop': 'guest_died',
+        'force_stop': 'started_outside',
+        'remove_leftovers': 'write_cut_short',
+    }
+
+
+class MoveRecoveryLane(RecoveryLane):
+    """The recovery's actions on moves, on either host."""
+
+    STAGES = {
+        'revert_migration': 'copy_cut_short',
+        'complete_handover': 'handover_cut_short',
+        'finish_migration': 'finish_cut_short',
+        'confirm_migration': 'confirm_cut_short',
+        'destroy_domain': 'old_domain_restored',
+    }
+
+
 def write_marker(path, uuid):
     assert qemu_io(os.path.join(path, uuid, 'disk'), 'write -P %s %s %s' % MARKER, write=True)
 
@@ -300,7 +526,8 @@ def has_marker(path, uuid):
     return qemu_io(os.path.join(path, uuid, 'disk'), 'read -P %s %s %s' % MARKER)
 
 
-LANES = (CreateLane, LifecycleLane, RebootLane, MoveLane, FinishLane, RevertLane)
+LANES = (CreateLane, LifecycleLane, RebootLane, MoveLane, FinishLane, RevertLane, HostRecoveryLane,
+         MoveRecoveryLane)
 VARIANTS = ('process', 'power')
 
 
