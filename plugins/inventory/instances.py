@@ -133,7 +133,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
                 ssh += ['-i', os.path.expanduser(hv['ssh_key'])]
             if hv.get('ssh_user'):
                 ssh += ['-l', hv['ssh_user']]
-            argv = ssh + [hv['ssh_host'], ' '.join(shlex.quote(a) for a in argv)]
+            argv = ssh + ['--', hv['ssh_host'], ' '.join(shlex.quote(a) for a in argv)]
         try:
             proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:

@@ -17,6 +17,17 @@ def flavor_options():
     )
 
 
+def fetch_options():
+    """fetch_timeout, fetch_deadline, max_image_size, validate_certs: how
+    images are fetched (the ``novalite.compute.image_fetch`` doc fragment)."""
+    return dict(
+        fetch_timeout=dict(type='int', default=60),
+        fetch_deadline=dict(type='int', default=3600),
+        max_image_size=dict(type='str'),
+        validate_certs=dict(type='bool', default=True),
+    )
+
+
 def hypervisor_options():
     """uri, instances_path, compute_host, lock_timeout."""
     return dict(

@@ -39,13 +39,17 @@ def find_command(name):
     return shutil.which(name, path=search)
 
 
-def run(argv, what, ok_codes=(0,), address_space=None, cpu_seconds=None):
-    """Run ``argv``; return (returncode, stdout). Raise unless rc in ok_codes."""
+def run(argv, what, ok_codes=(0,), address_space=None, cpu_seconds=None, timeout=None):
+    """Run ``argv``; return (returncode, stdout). Raise unless rc in ok_codes.
+    ``timeout``: wall-clock seconds, after which the command is killed."""
     program = find_command(argv[0])
     if program is None:
         raise CommandError('%s: command %s not found on this host' % (what, argv[0]))
-    proc = subprocess.run([program] + list(argv[1:]), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          preexec_fn=_limiter(address_space, cpu_seconds), check=False)
+    try:
+        proc = subprocess.run([program] + list(argv[1:]), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              preexec_fn=_limiter(address_space, cpu_seconds), check=False, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise CommandError('%s did not finish within %ss and was killed' % (what, timeout))
     stdout = proc.stdout.decode('utf-8', 'replace')
     if proc.returncode not in ok_codes:
         stderr = proc.stderr.decode('utf-8', 'replace').strip()

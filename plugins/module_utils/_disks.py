@@ -16,6 +16,7 @@ import os
 from ansible_collections.novalite.compute.plugins.module_utils import _qemu_img
 from ansible_collections.novalite.compute.plugins.module_utils._commands import run
 from ansible_collections.novalite.compute.plugins.module_utils._errors import ImageUnacceptable
+from ansible_collections.novalite.compute.plugins.module_utils._paths import FILE_MODE
 from ansible_collections.novalite.compute.plugins.module_utils._records import atomic_write_json
 
 GiB = 1024 ** 3
@@ -35,14 +36,14 @@ def create_root(target, base, root_gb, use_cow=True):
         _qemu_img.convert(base.path, base.format, target, 'qcow2')
         if size and size > base.virtual_size:
             _qemu_img.resize(target, 'qcow2', size)
-    os.chmod(target, 0o644)
+    os.chmod(target, FILE_MODE)
     return 'qcow2'
 
 
 def _sparse_file(target, size_bytes):
     with open(target, 'wb') as handle:
         handle.truncate(size_bytes)
-    os.chmod(target, 0o644)
+    os.chmod(target, FILE_MODE)
 
 
 def create_ephemeral(target, ephemeral_gb):
@@ -58,7 +59,7 @@ def create_swap(target, swap_mb):
 
 
 def write_disk_info(path, formats):
-    atomic_write_json(path, formats, mode=0o644)
+    atomic_write_json(path, formats, mode=FILE_MODE)
 
 
 def virtual_size(path, fmt):

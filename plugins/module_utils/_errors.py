@@ -42,6 +42,11 @@ class InvalidInput(NovaliteError):
     """The module arguments are not acceptable; nothing was touched."""
 
 
+class DomainNotManaged(InvalidInput):
+    """A libvirt domain without this collection's metadata for this host:
+    it is never touched."""
+
+
 class HypervisorError(NovaliteError):
     """libvirt reported an error (mapped in _host.py, the only place)."""
 

@@ -53,6 +53,14 @@ class Guest(object):
     def config(self, inactive=False):
         return Domain.from_xml(self.xml(inactive=inactive))
 
+    def managed_host(self):
+        """The host our metadata on the persistent definition names ('' if
+        it names none), or None when the domain carries no metadata of ours."""
+        meta = self.config(inactive=True).instance
+        if meta is None:
+            return None
+        return meta.host or ''
+
     def launch(self, pause=False):
         """Start the defined domain (Nova's Guest.launch)."""
         flags = libvirt.VIR_DOMAIN_START_PAUSED if pause else 0

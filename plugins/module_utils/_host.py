@@ -12,6 +12,7 @@ import os
 
 from ansible_collections.novalite.compute.plugins.module_utils._errors import (
     DomainNotFound,
+    DomainNotManaged,
     HypervisorError,
 )
 from ansible_collections.novalite.compute.plugins.module_utils._guest import Guest
@@ -26,9 +27,29 @@ except ImportError:  # reported by the module via missing_required_lib
     libvirt = None
 
 
+LOOKUP_STEP = 'look up domain'
+
+
+def unmanaged_reason(guest, this_host):
+    """Why ``guest`` is not ours to touch on ``this_host``, or None."""
+    owner = guest.managed_host()
+    if owner is None:
+        return ('libvirt domain %s (uuid %s) is not managed by novalite.compute (it has no novalite '
+                'metadata): left untouched' % (guest.name, guest.uuid))
+    if owner != this_host:
+        return ('libvirt domain %s (uuid %s) is managed by novalite.compute for host %s, not for %s '
+                '(this host): left untouched' % (guest.name, guest.uuid, owner or '(none)', this_host))
+    return None
+
+
 class Host(object):
-    def __init__(self, uri):
+    """``this_host``: this hypervisor's name in records and domain metadata;
+    when given, a domain found by uuid must carry our metadata for this
+    host, or it is refused (``DomainNotManaged``) and never touched."""
+
+    def __init__(self, uri, this_host=None):
         self.uri = uri
+        self.this_host = this_host
         self._conn = None
 
     @property
@@ -55,14 +76,33 @@ class Host(object):
 
     # -- domains -------------------------------------------------------------
     def guest_by_uuid(self, uuid):
-        """The Guest with this UUID, or None when libvirt has no such domain."""
+        """The Guest with this UUID, or None when libvirt has no such domain.
+        Raises DomainNotManaged for a domain that is not ours."""
+        guest = self.any_guest_by_uuid(uuid)
+        if guest is not None:
+            self.check_managed(guest)
+        return guest
+
+    def any_guest_by_uuid(self, uuid):
+        """The Guest with this UUID whoever manages it, or None: for looking
+        only (reconcile's report), never for acting."""
         try:
             with libvirt_errors('looking up domain %s' % uuid):
                 return Guest(self.conn.lookupByUUIDString(uuid))
         except DomainNotFound:
             return None
 
+    def check_managed(self, guest):
+        """Raise DomainNotManaged unless ``guest`` carries our metadata for
+        this host (no check when the Host was made without ``this_host``)."""
+        if self.this_host is None:
+            return
+        problem = unmanaged_reason(guest, self.this_host)
+        if problem:
+            raise DomainNotManaged(problem, step=LOOKUP_STEP)
+
     def guest_by_name(self, name):
+        """The Guest with this name whoever manages it (callers check), or None."""
         try:
             with libvirt_errors('looking up domain %s' % name):
                 return Guest(self.conn.lookupByName(name))
@@ -75,7 +115,8 @@ class Host(object):
             return Guest(self.conn.defineXML(xml))
 
     def list_guests(self):
-        """All domains, running or not, in one libvirt call."""
+        """All domains, running or not, in one libvirt call (whoever manages
+        them: callers check with ``unmanaged_reason``)."""
         with libvirt_errors('listing domains'):
             return [Guest(dom) for dom in self.conn.listAllDomains(0)]
 

@@ -21,5 +21,6 @@ def this_host_name(params):
 def hypervisor(params):
     """(this_host, paths, store, host) for the module parameters."""
     paths = InstancePaths(params['instances_path'])
-    return (this_host_name(params), paths, RecordStore(paths, lock_timeout=params['lock_timeout']),
-            Host(params['uri']))
+    this_host = this_host_name(params)
+    return (this_host, paths, RecordStore(paths, lock_timeout=params['lock_timeout']),
+            Host(params['uri'], this_host=this_host))

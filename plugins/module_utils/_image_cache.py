@@ -1,18 +1,31 @@
 # Copyright (c) 2026 novalite.compute contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The base image cache: ``<instances_path>/_base`` (Nova's imagecache and
-images.fetch_to_raw).
+images.fetch_to_raw), with images treated as hostile until proven otherwise.
 
 ``ImageCache.get()`` holds a per-image file lock, so two spawns of the same
 new image download it once: the second finds the file in place when it gets
-the lock. A miss streams the URL (Ansible's ``open_url``: http, https)
-to ``<sha1>.part`` (hashing it only when a checksum is given); a ``file://``
-image is not streamed: it is inspected (and, with force_raw, converted) where
-it is, or copied by the kernel. Then length and checksum are checked, and it is inspected
-with qemu-img (format, backing file, data file, corruption, virtual size),
-optionally converts it to raw, and renames it into place. A sidecar
-``<sha1>.json`` remembers where it came from and any digest computed. Every failure
-removes the partial files.
+the lock.
+
+A miss brings the bytes into ``<sha1>.part`` once - streamed from the URL
+(Ansible's ``open_url``: http, https) under a size cap and an overall
+deadline, or, for ``file://``, copied from one open file descriptor (what is
+inspected is what was copied, never the source path again). The requested
+checksum is computed over those bytes. Then the copy is judged: its header
+in-process first (``_image_format``: backing files, data files, encryption
+and unknown formats are refused before any qemu-img call), then qemu-img
+with the format pinned, no backing file opened and a wall clock. With
+force_raw it is converted; the sidecar ``<sha1>.json`` (where it came from,
+the digests, a fingerprint of the cached file) is written before the image
+is renamed into place, so an entry never exists without its provenance.
+Every failure removes the partial files. Files are ``0640``: not readable by
+other local users; libvirt's dynamic ownership hands them to QEMU.
+
+A hit is checked on every use: an entry fetched from another URL is only
+served for a checksum its bytes match, and a requested checksum is compared
+with the cached bytes (a digest the sidecar lacks is computed and stored; one
+it has is trusted while the file's size and mtime are unchanged). A
+mismatching entry is refused and left in place for the operator.
 """
 
 from __future__ import annotations
@@ -20,7 +33,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
+import stat
+import time
 import urllib.parse
 
 from ansible_collections.novalite.compute.plugins.module_utils import _qemu_img
@@ -28,18 +42,28 @@ from ansible_collections.novalite.compute.plugins.module_utils._errors import (
     CommandError,
     ImageFetchError,
     ImageUnacceptable,
+    InvalidInput,
 )
 from ansible_collections.novalite.compute.plugins.module_utils._image_checks import evaluate
+from ansible_collections.novalite.compute.plugins.module_utils._image_format import check_safe, inspect_fd
 from ansible_collections.novalite.compute.plugins.module_utils._locking import file_lock
+from ansible_collections.novalite.compute.plugins.module_utils._paths import FILE_MODE
 from ansible_collections.novalite.compute.plugins.module_utils._records import atomic_write_json, utcnow
 
 try:
+    from ansible.module_utils.common.text.formatters import human_to_bytes
     from ansible.module_utils.urls import open_url
 except ImportError:  # pragma: no cover - always present where modules run
-    open_url = None
+    human_to_bytes = open_url = None
 
 CHUNK = 1024 * 1024
 PROGRESS_EVERY = 64 * 1024 * 1024
+MiB = 1024 * 1024
+DEFAULT_FETCH_DEADLINE = 3600
+# A qcow2 file may be a little larger than its virtual size (tables,
+# refcounts): the size cap derived from the root disk leaves room for that.
+QCOW2_SLACK_RATIO = 0.1
+QCOW2_SLACK_BYTES = 64 * MiB
 
 
 def image_id(image):
@@ -60,6 +84,50 @@ def parse_checksum(checksum):
     return algorithm.lower(), digest.strip().lower()
 
 
+def download_cap(max_size, max_image_size):
+    """(bytes, why) a download may not exceed, or (None, None): the root
+    disk (``max_size``) plus qcow2 slack, and/or ``max_image_size``."""
+    caps = []
+    if max_size:
+        caps.append((int(max_size * (1 + QCOW2_SLACK_RATIO)) + QCOW2_SLACK_BYTES,
+                     'the size cap derived from the flavor root disk (%d bytes)' % max_size))
+    if max_image_size:
+        caps.append((max_image_size, 'max_image_size (%d bytes)' % max_image_size))
+    return min(caps) if caps else (None, None)
+
+
+def fingerprint(path):
+    """What changes when a file's bytes are rewritten: [size, mtime_ns]."""
+    info = os.stat(path)
+    return [info.st_size, info.st_mtime_ns]
+
+
+def file_digest(path, algorithm):
+    hasher = hashlib.new(algorithm)
+    with open(path, 'rb') as handle:
+        for chunk in iter(lambda: handle.read(CHUNK), b''):
+            hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+def fetch_settings(params):
+    """The ImageCache keywords from the ``fetch_options`` module params;
+    ``max_image_size`` accepts sizes like C(20G) or a number of bytes."""
+    limit = params.get('max_image_size')
+    if limit not in (None, ''):
+        try:
+            limit = human_to_bytes(str(limit))
+        except ValueError as exc:
+            raise InvalidInput('max_image_size: %s' % exc, step='validate input')
+        if limit <= 0:
+            raise InvalidInput('max_image_size must be larger than 0', step='validate input')
+    for option in ('fetch_timeout', 'fetch_deadline'):
+        if params.get(option) is not None and params[option] < 0:
+            raise InvalidInput('%s must not be negative' % option, step='validate input')
+    return {'fetch_timeout': params.get('fetch_timeout', 60), 'validate_certs': params.get('validate_certs', True),
+            'fetch_deadline': params.get('fetch_deadline', DEFAULT_FETCH_DEADLINE), 'max_image_size': limit or None}
+
+
 class CachedImage(object):
     def __init__(self, path, fmt, virtual_size, name, fetched):
         self.path = path
@@ -73,14 +141,30 @@ class CachedImage(object):
                 'cache_name': self.name, 'fetched': self.fetched}
 
 
+class _Deadline(object):
+    """The overall time a fetch may take, on a monotonic clock."""
+
+    def __init__(self, seconds, url):
+        self.seconds = seconds
+        self.url = url
+        self.end = time.monotonic() + seconds if seconds else None
+
+    def check(self, received):
+        if self.end is not None and time.monotonic() > self.end:
+            raise ImageFetchError('download of %s stopped after %d bytes: fetch_deadline of %ss reached'
+                                  % (self.url, received, self.seconds))
+
+
 class ImageCache(object):
     def __init__(self, paths, force_raw=False, fetch_timeout=60, validate_certs=True,
-                 lock_timeout=3600.0):
+                 lock_timeout=3600.0, fetch_deadline=DEFAULT_FETCH_DEADLINE, max_image_size=None):
         self.paths = paths
         self.force_raw = force_raw
         self.fetch_timeout = fetch_timeout
         self.validate_certs = validate_certs
         self.lock_timeout = lock_timeout
+        self.fetch_deadline = fetch_deadline
+        self.max_image_size = max_image_size
 
     def sidecar(self, name):
         return self.paths.base_image(name) + '.json'
@@ -107,112 +191,171 @@ class ImageCache(object):
 
     # -- hit -------------------------------------------------------------------
     def _use_cached(self, image, name, path, max_size):
-        meta = self._read_sidecar(name)
+        meta = self._read_sidecar(name, path)
         algorithm, digest = parse_checksum(image.get('checksum'))
-        known = (meta.get('checksums') or {}).get(algorithm) if algorithm else None
-        if known and known != digest:
+        if meta.get('url') != image['url'] and not algorithm:
             raise ImageUnacceptable(
-                'checksum mismatch for cached %s: the cache holds %s:%s, the task asks for %s:%s '
-                '(the image behind this URL changed; give it a new image id or URL)'
-                % (image['url'], algorithm, known, algorithm, digest))
+                'cached image %s (image id %s) was fetched from %s, not from %s: it is served for another URL '
+                'only with a checksum its bytes match (give image.checksum, or another image.id)'
+                % (path, image_id(image), meta.get('url'), image['url']))
+        if algorithm:
+            known = self._cached_digest(name, path, meta, algorithm)
+            if known != digest:
+                raise ImageUnacceptable(
+                    'checksum mismatch for cached %s: its bytes are %s:%s, the task asks for %s:%s (the entry '
+                    'is not used and is left in place; if the image behind this URL changed, give it a new '
+                    'image id or URL)' % (image['url'], algorithm, known, algorithm, digest))
         fmt = meta.get('format')
-        result = evaluate(_inspect_info(path, fmt), declared_format=None, max_size=max_size)
+        with open(path, 'rb') as handle:
+            header = inspect_fd(handle.fileno())
+        check_safe(header, declared_format=fmt)
+        result = evaluate(_inspect_info(path, header.format), declared_format=fmt, max_size=max_size)
         return CachedImage(path, result['format'], result['virtual_size'], name, fetched=False)
 
-    def _read_sidecar(self, name):
+    def _read_sidecar(self, name, path):
         try:
             with open(self.sidecar(name)) as handle:
-                return json.load(handle)
+                meta = json.load(handle)
         except (OSError, ValueError):
-            return {}
+            meta = None
+        if not isinstance(meta, dict):
+            raise ImageUnacceptable('cached image %s has no readable record of where it came from (%s): it is not '
+                                    'used; remove both if no instance uses the image' % (path, self.sidecar(name)))
+        return meta
+
+    def _cached_digest(self, name, path, meta, algorithm):
+        """The ``algorithm`` digest of what the entry was fetched as, checked
+        against the cached bytes. A converted entry's source digests cannot
+        be recomputed: only those taken at fetch time are known, and its own
+        bytes are checked against the content digest stored then."""
+        checksums = dict(meta.get('checksums') or {})
+        fresh = meta.get('fingerprint') == fingerprint(path)
+        if meta.get('converted'):
+            if not fresh:
+                content = file_digest(path, 'sha256')
+                if content != meta.get('content_sha256'):
+                    raise ImageUnacceptable('cached image %s changed since it was fetched and converted (sha256 '
+                                            'now %s, was %s): it is not used and is left in place'
+                                            % (path, content, meta.get('content_sha256')))
+                self._store_meta(name, meta, fingerprint=fingerprint(path))
+            if algorithm not in checksums:
+                raise ImageUnacceptable(
+                    'cached image %s was converted to raw when fetched; only its %s digest is known (%s is not): '
+                    'give image.checksum with one of those, or another image.id'
+                    % (path, ', '.join(sorted(checksums)) or 'no', algorithm))
+            return checksums[algorithm]
+        if fresh and algorithm in checksums:
+            return checksums[algorithm]
+        actual = file_digest(path, algorithm)
+        if checksums.get(algorithm) not in (None, actual):
+            raise ImageUnacceptable('cached image %s changed since it was fetched: its %s is now %s, it was %s: it '
+                                    'is not used and is left in place' % (path, algorithm, actual,
+                                                                          checksums[algorithm]))
+        checksums[algorithm] = actual
+        self._store_meta(name, meta, checksums=checksums, fingerprint=fingerprint(path))
+        return actual
+
+    def _store_meta(self, name, meta, **changes):
+        meta.update(changes)
+        atomic_write_json(self.sidecar(name), meta, mode=FILE_MODE)
 
     # -- miss --------------------------------------------------------------------
     def _fetch(self, image, name, path, max_size, progress=None):
         part = path + '.part'
         staged = path + '.converted'
-        local = _local_path(image['url'])
+        algorithm, _digest = parse_checksum(image.get('checksum'))
+        # Hash only what was asked for (hashing costs more than the copy),
+        # and sha256 when converting: the cached bytes will not be the image's.
+        wanted = set([algorithm] if algorithm else []) | (set(['sha256']) if self.force_raw else set())
+        cap = download_cap(max_size, self.max_image_size)
         try:
+            local = _local_path(image['url'])
             if local is not None:
-                # file:// fast path: no stream through Python. With force_raw
-                # the local file is inspected and converted where it is;
-                # otherwise the kernel copies it (copy_file_range).
-                checksums, size = self._read_local(image, local, progress)
-                source = local
+                checksums, size = self._copy_local(image['url'], local, part, wanted, cap, progress)
             else:
-                checksums, size = self._download(image, part, progress)
-                source = part
+                checksums, size = self._download(image['url'], part, wanted, cap, progress)
             self._verify_checksum(image, checksums)
-            info = _inspect_info(source)
-            check = _inspect_check(source, info.get('format')) if info.get('format') == 'qcow2' else None
-            result = evaluate(info, check, declared_format=image.get('format'), max_size=max_size)
-            fmt = result['format']
-            if source == local and not (self.force_raw and fmt != 'raw'):
-                shutil.copyfile(local, part)
-                source = part
+            fmt, virtual_size = _judge(part, image.get('format'), max_size)
+            meta = {'url': image['url'], 'id': image_id(image), 'format': fmt, 'virtual_size': virtual_size,
+                    'size': size, 'checksums': checksums, 'fetched_at': utcnow(), 'converted': False}
+            final = part
             if self.force_raw and fmt != 'raw':
-                _qemu_img.convert(source, fmt, staged, 'raw')
-                if source == part:
-                    os.unlink(part)
-                converted = _inspect_info(staged, 'raw')
-                if converted.get('format') != 'raw':
-                    raise ImageUnacceptable('converted to raw, but format is now %s' % converted.get('format'))
-                fmt = 'raw'
-                os.chmod(staged, 0o644)
-                os.rename(staged, path)
-            else:
-                os.chmod(part, 0o644)
-                os.rename(part, path)
+                _qemu_img.convert(part, fmt, staged, 'raw')
+                os.unlink(part)
+                fmt, virtual_size = _judge(staged, 'raw', max_size)
+                meta.update(format=fmt, virtual_size=virtual_size, converted=True,
+                            content_sha256=file_digest(staged, 'sha256'))
+                final = staged
+            os.chmod(final, FILE_MODE)
+            meta['fingerprint'] = fingerprint(final)
+            atomic_write_json(self.sidecar(name), meta, mode=FILE_MODE)
+            os.rename(final, path)
         except BaseException:
             for leftover in (part, staged):
                 if os.path.exists(leftover):
                     os.unlink(leftover)
             raise
-        atomic_write_json(self.sidecar(name), {
-            'url': image['url'], 'id': image_id(image), 'format': fmt,
-            'virtual_size': result['virtual_size'], 'size': size,
-            'checksums': checksums, 'fetched_at': utcnow(),
-        }, mode=0o644)
-        return CachedImage(path, fmt, result['virtual_size'], name, fetched=True)
+        return CachedImage(path, fmt, virtual_size, name, fetched=True)
 
     @staticmethod
-    def _read_local(image, local, progress=None):
-        """(checksums, size) of a local image; hashed only when a checksum is asked for."""
-        algorithm, _digest = parse_checksum(image.get('checksum'))
+    def _copy_local(url, local, target, wanted, cap, progress=None):
+        """Copy a local image from ONE open descriptor into ``target``:
+        (checksums of the copied bytes, size). Kernel copy unless hashing."""
+        limit, why = cap
         try:
-            size = os.path.getsize(local)
-            checksums = {}
-            if algorithm:
-                hasher = hashlib.new(algorithm)
-                with open(local, 'rb') as handle:
-                    for chunk in iter(lambda: handle.read(CHUNK), b''):
-                        hasher.update(chunk)
-                checksums[algorithm] = hasher.hexdigest()
+            source = os.open(local, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)   # a FIFO must not block
         except OSError as exc:
-            raise ImageFetchError('could not download %s: %s' % (image['url'], exc.strerror or exc))
-        if size == 0:
-            raise ImageFetchError('download of %s returned no data' % image['url'])
+            raise ImageFetchError('could not download %s: %s' % (url, exc.strerror or exc))
+        try:
+            info = os.fstat(source)
+            if not stat.S_ISREG(info.st_mode):
+                raise ImageFetchError('%s is not a regular file' % url)
+            if info.st_size == 0:
+                raise ImageFetchError('download of %s returned no data' % url)
+            if limit is not None and info.st_size > limit:
+                raise ImageUnacceptable('%s is %d bytes, larger than %s' % (url, info.st_size, why))
+            hashers = dict((alg, hashlib.new(alg)) for alg in wanted)
+            out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            try:
+                copied = _copy_fd(source, out, info.st_size, hashers)
+                os.fsync(out)
+            finally:
+                os.close(out)
+        except OSError as exc:
+            raise ImageFetchError('could not copy %s: %s' % (url, exc.strerror or exc))
+        finally:
+            os.close(source)
         if progress:
-            progress(size, size)
-        return checksums, size
+            progress(copied, copied)
+        return dict((alg, h.hexdigest()) for alg, h in hashers.items()), copied
 
-    def _download(self, image, target, progress=None):
-        url = image['url']
-        algorithm, _digest = parse_checksum(image.get('checksum'))
-        # Hash only what was asked for: hashing costs more than the copy.
-        hashers = {algorithm: hashlib.new(algorithm)} if algorithm else {}
+    def _download(self, url, target, wanted, cap, progress=None):
+        limit, why = cap
+        hashers = dict((alg, hashlib.new(alg)) for alg in wanted)
+        deadline = _Deadline(self.fetch_deadline, url)
         received = 0
         try:
             response = open_url(url, timeout=self.fetch_timeout, validate_certs=self.validate_certs)
             expected = response.headers.get('Content-Length')
             total = int(expected) if expected is not None and expected.isdigit() else None
+            if limit is not None and total is not None and total > limit:
+                raise ImageUnacceptable('%s is %d bytes (Content-Length), larger than %s: not downloaded'
+                                        % (url, total, why))
+            # read1: one receive at a time, so a trickling server cannot
+            # hold one read (and the deadline check) for long.
+            read = getattr(response, 'read1', None) or response.read
             next_report = PROGRESS_EVERY
             with open(target, 'wb') as out:
                 while True:
-                    chunk = response.read(CHUNK)
+                    deadline.check(received)
+                    chunk = read(CHUNK)
                     if not chunk:
                         break
-                    out.write(chunk)
                     received += len(chunk)
+                    if limit is not None and received > limit:
+                        raise ImageUnacceptable('download of %s stopped after %d bytes: larger than %s'
+                                                % (url, received, why))
+                    out.write(chunk)
                     if progress and received >= next_report:
                         progress(received, total)
                         next_report += PROGRESS_EVERY
@@ -220,15 +363,17 @@ class ImageCache(object):
                         hasher.update(chunk)
                 out.flush()
                 os.fsync(out.fileno())
+        except (ImageUnacceptable, ImageFetchError):
+            raise
         except Exception as exc:  # urllib, socket, ssl and OS errors all end here
             raise ImageFetchError('could not download %s: %s' % (url, getattr(exc, 'reason', None) or exc))
-        if expected is not None and expected.isdigit() and int(expected) != received:
-            raise ImageFetchError('download of %s is truncated: got %d of %s bytes' % (url, received, expected))
+        if total is not None and total != received:
+            raise ImageFetchError('download of %s is truncated: got %d of %s bytes' % (url, received, total))
         if received == 0:
             raise ImageFetchError('download of %s returned no data' % url)
         if progress:
             progress(received, total)
-        return {alg: h.hexdigest() for alg, h in hashers.items()}, received
+        return dict((alg, h.hexdigest()) for alg, h in hashers.items()), received
 
     @staticmethod
     def _verify_checksum(image, checksums):
@@ -238,13 +383,58 @@ class ImageCache(object):
                                     % (image['url'], algorithm, digest, algorithm, checksums.get(algorithm)))
 
 
+def _copy_fd(source, out, size, hashers):
+    """Copy ``size`` bytes between descriptors; through Python only when
+    hashing, else by the kernel (copy_file_range, or sendfile)."""
+    copied = 0
+    if hashers:
+        while True:
+            chunk = os.read(source, CHUNK)
+            if not chunk:
+                break
+            for hasher in hashers.values():
+                hasher.update(chunk)
+            view = memoryview(chunk)
+            while view:
+                view = view[os.write(out, view):]
+            copied += len(chunk)
+        return copied
+    kernel_copy = getattr(os, 'copy_file_range', None)
+    while copied < size:
+        try:
+            count = kernel_copy(source, out, min(size - copied, 1 << 30)) if kernel_copy else \
+                os.sendfile(out, source, copied, min(size - copied, 1 << 30))
+        except OSError:
+            if kernel_copy is None:
+                raise
+            kernel_copy = None      # e.g. EXDEV on older kernels: sendfile instead
+            os.lseek(source, copied, os.SEEK_SET)
+            continue
+        if not count:
+            break
+        copied += count
+    return copied
+
+
+def _judge(path, declared_format, max_size):
+    """(format, virtual size) of an image in the cache, or ImageUnacceptable.
+    The header first, in-process; then qemu-img, format pinned."""
+    with open(path, 'rb') as handle:
+        header = inspect_fd(handle.fileno())
+    check_safe(header, declared_format=declared_format)
+    info = _inspect_info(path, header.format)
+    check = _inspect_check(path, header.format) if header.format == 'qcow2' else None
+    result = evaluate(info, check, declared_format=header.format, max_size=max_size)
+    return result['format'], result['virtual_size']
+
+
 def _local_path(url):
     """The file behind a file:// URL, or None for other schemes."""
     parsed = urllib.parse.urlparse(url)
     return urllib.parse.unquote(parsed.path) if parsed.scheme == 'file' else None
 
 
-def _inspect_info(path, fmt=None):
+def _inspect_info(path, fmt):
     try:
         return _qemu_img.info(path, fmt)
     except CommandError as exc:

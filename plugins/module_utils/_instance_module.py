@@ -15,9 +15,9 @@ import uuid as uuidlib
 
 from ansible_collections.novalite.compute.plugins.module_utils import _states as states
 from ansible_collections.novalite.compute.plugins.module_utils._diff import DifferenceTracker
-from ansible_collections.novalite.compute.plugins.module_utils._errors import InvalidInput
+from ansible_collections.novalite.compute.plugins.module_utils._errors import DomainNotManaged, InvalidInput
 from ansible_collections.novalite.compute.plugins.module_utils._hypervisor import hypervisor
-from ansible_collections.novalite.compute.plugins.module_utils._image_cache import ImageCache
+from ansible_collections.novalite.compute.plugins.module_utils._image_cache import ImageCache, fetch_settings
 from ansible_collections.novalite.compute.plugins.module_utils._lifecycle import Lifecycle
 from ansible_collections.novalite.compute.plugins.module_utils._lookup import observed_of
 from ansible_collections.novalite.compute.plugins.module_utils._migration_policy import check_owner
@@ -34,9 +34,7 @@ class InstanceModule(object):
         params = module.params
         self.params = params
         self.this_host, self.paths, self.store, self.host = hypervisor(params)
-        self.images = ImageCache(self.paths, force_raw=params['force_raw_images'],
-                                 fetch_timeout=params['fetch_timeout'],
-                                 validate_certs=params['validate_certs'])
+        self.images = ImageCache(self.paths, force_raw=params['force_raw_images'], **fetch_settings(params))
         self.lifecycle = Lifecycle(self.host, self.paths, self.store)
         self.spawner = Spawner(self.host, self.paths, self.store, self.images)
         self._step_results = {}
@@ -57,21 +55,22 @@ class InstanceModule(object):
         return by_name
 
     def _observe(self, desired, record):
-        """(guest or None, observed dict). A domain found only by name must be
-        ours (carry our metadata) to be touched."""
+        """(guest or None, observed dict). A domain, found by uuid or by name,
+        must be ours (carry our metadata for this host) to be touched."""
         uuid = record.uuid if record is not None else desired['uuid']
-        guest = self.host.guest_by_uuid(uuid) if uuid else None
-        if guest is None and not is_live(record):
-            named = self.host.guest_by_name(desired['name'])
+        try:
+            guest = self.host.guest_by_uuid(uuid) if uuid else None
+            named = self.host.guest_by_name(desired['name']) if guest is None and not is_live(record) else None
             if named is not None:
-                if named.config().instance is None:
-                    raise InvalidInput('a libvirt domain named %s exists and is not managed by novalite.compute'
-                                       % desired['name'])
-                if desired['state'] != 'absent' or (uuid and named.uuid != uuid):
-                    raise InvalidInput('a libvirt domain named %s (uuid %s) exists without an instance record '
-                                       'on this host; remove it with state=absent first'
-                                       % (desired['name'], named.uuid))
-                guest = named
+                self.host.check_managed(named)
+        except DomainNotManaged as exc:
+            raise exc.with_context(instance=desired['name'])
+        if named is not None:
+            if desired['state'] != 'absent' or (uuid and named.uuid != uuid):
+                raise InvalidInput('a libvirt domain named %s (uuid %s) exists without an instance record '
+                                   'on this host; remove it with state=absent first'
+                                   % (desired['name'], named.uuid))
+            guest = named
         return guest, observed_of(guest)
 
     def _assess(self, desired):

@@ -66,14 +66,13 @@ def _remove(path):
 
 
 class MigrationDest(object):
-    def __init__(self, host, paths, store, migrations, this_host, fetch_timeout=60, validate_certs=True):
+    def __init__(self, host, paths, store, migrations, this_host, fetch=None):
         self.host = host
         self.paths = paths
         self.store = store
         self.migrations = migrations
         self.this_host = this_host
-        self.fetch_timeout = fetch_timeout
-        self.validate_certs = validate_certs
+        self.fetch = fetch or {}
 
     def _check_here(self, migration, step):
         if migration['dest_compute'] != self.this_host:
@@ -179,8 +178,7 @@ class MigrationDest(object):
             return
         local = self.paths.base_image(cache_name(record.image))
         if not os.path.exists(local):
-            ImageCache(self.paths, force_raw=backing_fmt == 'raw', fetch_timeout=self.fetch_timeout,
-                       validate_certs=self.validate_certs).get(record.image)
+            ImageCache(self.paths, force_raw=backing_fmt == 'raw', **self.fetch).get(record.image)
         if os.path.realpath(backing) != os.path.realpath(local):
             _qemu_img.rebase_unsafe(root, 'qcow2', local, backing_fmt)
 

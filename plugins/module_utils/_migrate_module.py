@@ -21,11 +21,18 @@ from ansible_collections.novalite.compute.plugins.module_utils._errors import (
     MigrationError,
 )
 from ansible_collections.novalite.compute.plugins.module_utils._hypervisor import hypervisor
+from ansible_collections.novalite.compute.plugins.module_utils._image_cache import fetch_settings
 from ansible_collections.novalite.compute.plugins.module_utils._lookup import find_instance
 from ansible_collections.novalite.compute.plugins.module_utils._migrate_dest import MigrationDest
 from ansible_collections.novalite.compute.plugins.module_utils._migrate_source import MigrationSource
 from ansible_collections.novalite.compute.plugins.module_utils._migrations import MigrationStore
-from ansible_collections.novalite.compute.plugins.module_utils._spec import validate_flavor, validate_uuid
+from ansible_collections.novalite.compute.plugins.module_utils._spec import (
+    validate_flavor,
+    validate_host,
+    validate_port,
+    validate_ssh_user,
+    validate_uuid,
+)
 from ansible_collections.novalite.compute.plugins.module_utils._views import record_view
 
 REQUIRED_MIGRATION_KEYS = ('id', 'instance_uuid', 'instance_name', 'source_compute', 'dest_compute',
@@ -53,7 +60,7 @@ class MigrateModule(object):
         self.migrations = MigrationStore(self.paths)
         self.source = MigrationSource(self.host, self.paths, self.store, self.migrations, self.this_host)
         self.dest = MigrationDest(self.host, self.paths, self.store, self.migrations, self.this_host,
-                                  fetch_timeout=p['fetch_timeout'], validate_certs=p['validate_certs'])
+                                  fetch=fetch_settings(p))
         self.result = {'changed': False, 'step': p['step'], 'compute_host': self.this_host}
 
     def run(self):
@@ -120,9 +127,17 @@ class MigrateModule(object):
         return self._finish(self.store.load(record.uuid) if not self.module.check_mode else record)
 
     def _dest_ssh(self, dest_host):
+        """Where the disks go, checked before anything is written: a host,
+        user or port that ssh could take for an option is refused."""
         ssh = dict(self.params.get('dest_ssh') or {})
-        ssh.setdefault('host', dest_host)
-        return {'host': ssh['host'], 'user': ssh.get('user'), 'port': ssh.get('port'),
+        if ssh.get('host') is not None:
+            host = validate_host(ssh['host'], 'dest_ssh.host')
+        else:
+            host = validate_host(dest_host, 'dest_host')
+        user = ssh.get('user')
+        if user is not None:
+            validate_ssh_user(user, 'dest_ssh.user')
+        return {'host': host, 'user': user, 'port': validate_port(ssh.get('port'), 'dest_ssh.port'),
                 'identity_file': ssh.get('identity_file'), 'python': ssh.get('python') or 'python3'}
 
     def _prep(self, migration):

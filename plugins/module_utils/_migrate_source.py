@@ -168,8 +168,8 @@ class _Move(object):
 
     def _receiver(self):
         if self.migration['shared_storage']:
-            os.makedirs(self.inst, 0o755)
-            os.chmod(self.inst, 0o755)
+            os.makedirs(self.inst, _paths.DIR_MODE)
+            os.chmod(self.inst, _paths.DIR_MODE)
             return local_receiver(self.paths.root), 'this host (shared storage)'
         target = SshTarget(**self.migration['dest_ssh'])
         return target.receiver(self.migration['dest_instances_path']), target.label

@@ -30,6 +30,13 @@ DISK_INFO = 'disk.info'
 LIBVIRT_XML = 'libvirt.xml'
 CONSOLE_LOG = 'console.log'
 
+# Nothing under instances_path is readable by other local users. Files are
+# root's (QEMU gets them from libvirt's dynamic ownership when a guest
+# starts); directories QEMU must traverse are searchable, not listable.
+FILE_MODE = 0o640
+DIR_MODE = 0o711
+PRIVATE_DIR_MODE = 0o700
+
 
 class InstancePaths(object):
     def __init__(self, instances_path):
@@ -81,11 +88,13 @@ class InstancePaths(object):
         return os.path.join(self.base_dir, cache_name)
 
     def ensure_layout(self):
-        """Create the top-level directories. The instance tree must be
-        traversable by the QEMU user (0755); records and locks stay private."""
-        for path, mode in ((self.root, 0o755), (self.base_dir, 0o755),
-                           (self.records_dir, 0o700), (self.locks_dir, 0o700),
-                           (self.migrations_dir, 0o700)):
+        """Create the top-level directories (and tighten ones an earlier
+        version made 0755). The instance tree must be traversable by the QEMU
+        user (DIR_MODE); records, locks and migrations stay private."""
+        for path, mode in ((self.root, DIR_MODE), (self.base_dir, DIR_MODE),
+                           (self.records_dir, PRIVATE_DIR_MODE), (self.locks_dir, PRIVATE_DIR_MODE),
+                           (self.migrations_dir, PRIVATE_DIR_MODE)):
             if not os.path.isdir(path):
                 os.makedirs(path, mode)
+            if os.stat(path).st_mode & 0o777 != mode:
                 os.chmod(path, mode)

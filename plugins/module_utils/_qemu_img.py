@@ -10,9 +10,11 @@ from ansible_collections.novalite.compute.plugins.module_utils._commands import 
 from ansible_collections.novalite.compute.plugins.module_utils._errors import CommandError
 
 QEMU_IMG = 'qemu-img'
-# Limits for inspecting untrusted images (as Nova's QEMU_IMG_LIMITS).
+# Limits for inspecting untrusted images (as Nova's QEMU_IMG_LIMITS), and a
+# wall clock: a hostile image must not hold a spawn and its locks forever.
 INSPECT_ADDRESS_SPACE = 1 << 30
 INSPECT_CPU_SECONDS = 30
+INSPECT_WALL_SECONDS = 120
 
 
 def _json(stdout, what):
@@ -22,25 +24,35 @@ def _json(stdout, what):
         raise CommandError('%s: qemu-img did not print JSON' % what)
 
 
-def info(path, fmt=None):
-    """``qemu-img info --output=json``; format probed unless ``fmt`` given.
-    ``-U`` reads images a running guest holds open (shared bases)."""
-    argv = [QEMU_IMG, 'info', '--output=json', '-U']
-    if fmt:
-        argv += ['-f', fmt]
-    argv.append(path)
+def pinned(path, fmt):
+    """``path`` opened as ``fmt`` through the plain file protocol, with no
+    backing file ever opened (a ``json:`` image spec): nothing in the image
+    can make qemu-img open another file or connect anywhere."""
+    spec = {'driver': fmt, 'file': {'driver': 'file', 'filename': path}}
+    if fmt == 'qcow2':
+        spec['backing'] = None
+    return 'json:' + json.dumps(spec, sort_keys=True)
+
+
+def info(path, fmt):
+    """``qemu-img info --output=json`` of ``path`` read as ``fmt`` (never
+    probed, no backing file opened), under the inspection limits. ``-U``
+    reads images a running guest holds open (shared bases)."""
     what = 'qemu-img info %s' % path
-    _rc, out = run(argv, what, address_space=INSPECT_ADDRESS_SPACE, cpu_seconds=INSPECT_CPU_SECONDS)
+    _rc, out = run([QEMU_IMG, 'info', '--output=json', '-U', pinned(path, fmt)], what,
+                   address_space=INSPECT_ADDRESS_SPACE, cpu_seconds=INSPECT_CPU_SECONDS,
+                   timeout=INSPECT_WALL_SECONDS)
     return _json(out, what)
 
 
 def check(path, fmt):
-    """``qemu-img check --output=json``. Exit 2 (corruption) and 3 (leaks)
-    still print the report, which is returned; the caller judges it."""
+    """``qemu-img check --output=json`` (as ``info``: pinned, limited). Exit
+    2 (corruption) and 3 (leaks) still print the report, which is returned;
+    the caller judges it."""
     what = 'qemu-img check %s' % path
-    _rc, out = run([QEMU_IMG, 'check', '--output=json', '-U', '-f', fmt, path], what,
+    _rc, out = run([QEMU_IMG, 'check', '--output=json', '-U', pinned(path, fmt)], what,
                    ok_codes=(0, 2, 3), address_space=INSPECT_ADDRESS_SPACE,
-                   cpu_seconds=INSPECT_CPU_SECONDS)
+                   cpu_seconds=INSPECT_CPU_SECONDS, timeout=INSPECT_WALL_SECONDS)
     return _json(out, what) if out.strip() else {}
 
 

@@ -82,11 +82,11 @@ def _domain_id(guest):
 
 
 class Rebooter(object):
-    def __init__(self, host, paths, store, fetch_timeout=60, validate_certs=True):
+    def __init__(self, host, paths, store, fetch=None):
         self.host = host
         self.paths = paths
         self.store = store
-        self.rebuilder = FileRebuilder(paths, fetch_timeout=fetch_timeout, validate_certs=validate_certs)
+        self.rebuilder = FileRebuilder(paths, fetch=fetch)
 
     def _power_label(self, uuid):
         return power_label(self.host.guest_by_uuid(uuid))

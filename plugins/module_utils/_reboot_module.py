@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ansible_collections.novalite.compute.plugins.module_utils._errors import NovaliteError
 from ansible_collections.novalite.compute.plugins.module_utils._hypervisor import hypervisor
+from ansible_collections.novalite.compute.plugins.module_utils._image_cache import fetch_settings
 from ansible_collections.novalite.compute.plugins.module_utils._lookup import find_instance, observe
 from ansible_collections.novalite.compute.plugins.module_utils._migration_policy import check_owner
 from ansible_collections.novalite.compute.plugins.module_utils._reboot import Rebooter
@@ -23,9 +24,7 @@ class RebootModule(object):
         self.module = module
         self.params = module.params
         self.this_host, self.paths, self.store, self.host = hypervisor(self.params)
-        self.rebooter = Rebooter(self.host, self.paths, self.store,
-                                 fetch_timeout=self.params['fetch_timeout'],
-                                 validate_certs=self.params['validate_certs'])
+        self.rebooter = Rebooter(self.host, self.paths, self.store, fetch=fetch_settings(self.params))
 
     def _assess(self):
         record = find_instance(self.store, self.params.get('name'), self.params.get('uuid'), self.paths)

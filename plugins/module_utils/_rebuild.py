@@ -67,10 +67,9 @@ class FileRebuilder(object):
     """Recreates missing instance files; ``ensure(record)`` returns the list
     of what it recreated (empty when everything was in place)."""
 
-    def __init__(self, paths, fetch_timeout=60, validate_certs=True):
+    def __init__(self, paths, fetch=None):
         self.paths = paths
-        self.fetch_timeout = fetch_timeout
-        self.validate_certs = validate_certs
+        self.fetch = fetch or {}
 
     def ensure(self, record):
         uuid = record.uuid
@@ -113,8 +112,7 @@ class FileRebuilder(object):
         if os.path.realpath(backing) != os.path.realpath(expected):
             raise NovaliteError('backing file %s of the root disk is missing and is not the cache entry '
                                 '%s of image %s; restore it by hand' % (backing, expected, record.image['url']))
-        cache = ImageCache(self.paths, force_raw=backing_format == 'raw',
-                           fetch_timeout=self.fetch_timeout, validate_certs=self.validate_certs)
+        cache = ImageCache(self.paths, force_raw=backing_format == 'raw', **self.fetch)
         root_bytes = (record.flavor.get('root_gb') or 0) * GiB or None
         base = cache.get(record.image, max_size=root_bytes)
         if backing_format and base.format != backing_format:

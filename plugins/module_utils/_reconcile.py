@@ -27,6 +27,7 @@ from ansible_collections.novalite.compute.plugins.module_utils._fleet_policy imp
     migration_summary,
     record_summary,
 )
+from ansible_collections.novalite.compute.plugins.module_utils._host import unmanaged_reason
 from ansible_collections.novalite.compute.plugins.module_utils._lifecycle import Lifecycle
 from ansible_collections.novalite.compute.plugins.module_utils._migrate_dest import MigrationDest
 from ansible_collections.novalite.compute.plugins.module_utils._migrate_source import MigrationSource, restore_source_copy
@@ -41,7 +42,7 @@ MODES = ('recover', 'sync', 'both')
 
 class Reconciler(object):
     def __init__(self, host, paths, store, this_host, resume=False, shutdown_timeout=60, wait_timeout=120,
-                 fetch_timeout=60, validate_certs=True):
+                 fetch=None):
         self.host = host
         self.paths = paths
         self.store = store
@@ -50,22 +51,23 @@ class Reconciler(object):
         self.shutdown_timeout = shutdown_timeout
         self.wait_timeout = wait_timeout
         self.lifecycle = Lifecycle(host, paths, store)
-        self.rebooter = Rebooter(host, paths, store, fetch_timeout=fetch_timeout, validate_certs=validate_certs)
+        self.rebooter = Rebooter(host, paths, store, fetch=fetch)
         self.migrations = MigrationStore(paths)
         self.source = MigrationSource(host, paths, store, self.migrations, this_host)
-        self.dest = MigrationDest(host, paths, store, self.migrations, this_host, fetch_timeout=fetch_timeout,
-                                  validate_certs=validate_certs)
+        self.dest = MigrationDest(host, paths, store, self.migrations, this_host, fetch=fetch)
         self.outcomes = {}
 
     # -- looking -----------------------------------------------------------------------
     def _observation(self, uuid, guest, outcome=None):
-        power = None
+        power = foreign = None
         if guest is not None:
             try:
                 power = guest.power_state().label
+                foreign = unmanaged_reason(guest, self.this_host)
             except DomainNotFound:      # undefined between the listing and now
                 guest = None
         return {'defined': guest is not None,
+                'foreign': foreign,
                 'power_state': power,
                 'instance_dir': os.path.isdir(self.paths.instance_dir(uuid)),
                 'resize_dir': os.path.isdir(self.paths.resize_dir(uuid)),
@@ -73,6 +75,8 @@ class Reconciler(object):
                 'leftovers': leftovers.instance_leftovers(self.paths, uuid)}
 
     def _actions(self, record, observed, owner, mode, outcome=None):
+        if observed.get('foreign'):     # a domain that is not ours has this uuid: touch nothing
+            return [Action('note', observed['foreign'])]
         if outcome is not None and mode in ('recover', 'both'):
             copy = self.migrations.load(outcome.id)
             actions = migration_actions(outcome, self.this_host, record, copy, observed)
@@ -157,7 +161,7 @@ class Reconciler(object):
         outcome = entry.get('outcome')
         with self.store.lock(uuid, entry['name']):
             record = self.store.load(uuid)
-            guest = self.host.guest_by_uuid(uuid)
+            guest = self.host.any_guest_by_uuid(uuid)     # judged by _observation (foreign: no actions)
             actions = self._actions(record, self._observation(uuid, guest, outcome), entry['owner'], mode, outcome)
             done = []
             for action in actions:
@@ -168,7 +172,7 @@ class Reconciler(object):
                     reached(name_of(states.ACTION_RECONCILE, action.kind))
                     getattr(self, '_do_' + action.kind)(record, guest, action, outcome)
                     record = self.store.load(uuid)
-                    guest = self.host.guest_by_uuid(uuid)
+                    guest = self.host.any_guest_by_uuid(uuid)
                 done.append(action.to_dict())
             return done
 

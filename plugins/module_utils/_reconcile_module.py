@@ -7,6 +7,7 @@ from __future__ import annotations
 from ansible_collections.novalite.compute.plugins.module_utils._errors import InvalidInput, ReconcileIncomplete
 from ansible_collections.novalite.compute.plugins.module_utils._fleet_policy import RECORD_FIELDS
 from ansible_collections.novalite.compute.plugins.module_utils._hypervisor import hypervisor
+from ansible_collections.novalite.compute.plugins.module_utils._image_cache import fetch_settings
 from ansible_collections.novalite.compute.plugins.module_utils._reconcile import Reconciler, run_all
 from ansible_collections.novalite.compute.plugins.module_utils._reconcile_policy import changes
 from ansible_collections.novalite.compute.plugins.module_utils._spec import validate_uuid
@@ -36,7 +37,7 @@ class ReconcileModule(object):
         self.reconciler = Reconciler(self.host, self.paths, self.store, self.this_host,
                                      resume=p['resume_guests_state_on_host_boot'],
                                      shutdown_timeout=p['shutdown_timeout'], wait_timeout=p['wait_timeout'],
-                                     fetch_timeout=p['fetch_timeout'], validate_certs=p['validate_certs'])
+                                     fetch=fetch_settings(p))
 
     def _owners(self):
         owners = {}

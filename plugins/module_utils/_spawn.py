@@ -39,7 +39,9 @@ def random_mac():
 def write_guest_xml(paths, record):
     """Generate the guest XML from the record and write libvirt.xml."""
     xml = build_domain(record, paths).to_xml()
-    with open(paths.xml(record.uuid) + '.tmp', 'w') as handle:
+    tmp = paths.xml(record.uuid) + '.tmp'
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, _paths.FILE_MODE), 'w') as handle:
+        os.fchmod(handle.fileno(), _paths.FILE_MODE)
         handle.write(xml)
     os.rename(paths.xml(record.uuid) + '.tmp', paths.xml(record.uuid))
     return xml
@@ -138,8 +140,8 @@ class Spawner(object):
             if record.launched_at is not None:
                 raise NovaliteError('instance directory %s already exists' % path)
             shutil.rmtree(path)
-        os.makedirs(path, 0o755)
-        os.chmod(path, 0o755)
+        os.makedirs(path, _paths.DIR_MODE)
+        os.chmod(path, _paths.DIR_MODE)
         return path
 
     def _create_disks(self, record, mapping, base):

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 import uuid as uuidlib
 
@@ -154,6 +155,78 @@ def validate_user_data(user_data):
 
 def validate_key_data(key_data):
     return [check_text('key_data[%d]' % index, key) for index, key in enumerate(key_data or [])]
+
+
+# --- where SSH connects (instance_migrate's destination) ---------------------------
+# One label of a host name: letters, digits, '-' inside only; '_' too, as
+# many inventories name hosts with it and ssh resolves them.
+_HOST_LABEL = re.compile(r'[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?')
+_IPV6_SCOPE = re.compile(r'[A-Za-z0-9_.-]+')
+MAX_HOST_NAME = 253
+
+
+def _ssh_word(field, text):
+    """``text`` if it is one word ssh cannot take for an option: not empty,
+    no control character, no whitespace, no leading '-'."""
+    if not isinstance(text, str) or not text:
+        raise InvalidInput('%s must not be empty' % field)
+    check_text(field, text, controls=False)
+    if any(char.isspace() for char in text):
+        raise InvalidInput('%s %r must not contain whitespace' % (field, text))
+    if text.startswith('-'):
+        raise InvalidInput("%s %r must not start with '-' (ssh would read it as an option)" % (field, text))
+    return text
+
+
+def _host_address(field, host):
+    if host.startswith('['):
+        raise InvalidInput('%s %r: give an IPv6 address without brackets' % (field, host))
+    if ':' in host:
+        address, percent, scope = host.partition('%')
+        try:
+            ipaddress.IPv6Address(address)
+        except ValueError:
+            raise InvalidInput('%s %r is not a valid IPv6 address' % (field, host))
+        if percent and not _IPV6_SCOPE.fullmatch(scope):
+            raise InvalidInput('%s %r has an invalid IPv6 zone' % (field, host))
+        return
+    labels = (host[:-1] if host.endswith('.') else host).split('.')
+    if len(host) > MAX_HOST_NAME or not all(_HOST_LABEL.fullmatch(label) for label in labels):
+        raise InvalidInput('%s %r is not a host name, an IPv4 or an IPv6 address' % (field, host))
+    if all(label.isdigit() for label in labels):
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            raise InvalidInput('%s %r is not a valid IPv4 address' % (field, host))
+
+
+def validate_ssh_user(text, field='user'):
+    """A user name for ``ssh -l``."""
+    return _ssh_word(field, text)
+
+
+def validate_host(text, field='host'):
+    """An address for ssh: a host name, an IPv4 or an IPv6 address (no
+    brackets), optionally after ``user@`` (the user checked as
+    validate_ssh_user checks it). Returns ``text`` unchanged; refuses
+    anything ssh could read as an option or that names no host."""
+    _ssh_word(field, text)
+    user, at, host = text.rpartition('@')
+    if at:
+        validate_ssh_user(user, '%s (the user before @)' % field)
+        if not host:
+            raise InvalidInput('%s %r names no host after @' % (field, text))
+    _host_address(field, host)
+    return text
+
+
+def validate_port(value, field='port'):
+    """A TCP port, or None (ssh's default)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        raise InvalidInput('%s must be a port number from 1 to 65535, got %r' % (field, value))
+    return value
 
 
 def _optional(validator, value):

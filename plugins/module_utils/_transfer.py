@@ -97,7 +97,7 @@ def _drain(chunks, reader, stop):
 
 
 class SshTarget(object):
-    """How to reach the destination: ``ssh [-p port] [-i key] [user@]host``."""
+    """How to reach the destination: ``ssh [-p port] [-i key] [-l user] -- host``."""
 
     def __init__(self, host, user=None, port=None, identity_file=None, python='python3', options=None):
         self.host = host
@@ -121,7 +121,8 @@ class SshTarget(object):
         if self.user:
             argv += ['-l', self.user]
         argv += self.options
-        argv += [self.host, ' '.join(shlex.quote(arg) for arg in remote_argv)]
+        # '--' ends ssh's options: a host that starts with '-' is still a host
+        argv += ['--', self.host, ' '.join(shlex.quote(arg) for arg in remote_argv)]
         return argv
 
     def receiver(self, root):
@@ -193,9 +194,10 @@ class Transfer(object):
         return TransferError('the connection to %s broke (exit %s)%s'
                              % (self.where, self.proc.returncode, ': ' + stderr[-500:] if stderr else ''))
 
-    def send(self, path, name, mode=0o644, skip_if_exists=False, fsync=False):
+    def send(self, path, name, mode=0o640, skip_if_exists=False, fsync=False):
         """Send ``path`` as ``name`` (relative to the receiver's root); with
-        ``fsync`` the receiver makes it durable before answering.
+        ``fsync`` the receiver makes it durable before answering. The
+        receiver keeps at most the 0o660 bits of ``mode``.
         Returns {name, bytes, sha256, skipped}."""
         began = time.monotonic()
         with open(path, 'rb') as handle:

@@ -2,8 +2,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The receiving end of a disk transfer, as Python source that the sender
 runs on the destination with ``python3 -c`` (over SSH, or locally when the
-storage is shared). It needs only the standard library, so nothing has to
-be installed on the destination beyond Python.
+storage is shared). It needs only the standard library (Python 3.6 or
+later), so nothing has to be installed on the destination beyond Python.
 
 Protocol (sender -> receiver on stdin; receiver -> sender, one line each):
 
@@ -12,22 +12,56 @@ Protocol (sender -> receiver on stdin; receiver -> sender, one line each):
     E <u32 n> <n bytes JSON {sha256}>                            ->  OK <sha256> <bytes> | ERR <why>
     Q                                                            (end)
 
-``name`` is relative to the destination root (no ``..``). Data goes to
-``<name>.part``, which is truncated to ``size`` first (holes stay holes).
-The receiver hashes what it writes (sha256 over offset, length and bytes of
-each range, in order); writeback is left to the kernel, as cp and rsync
-leave it. At ``E``, only when
-that digest equals the sender's is the file renamed into place; with
+``name`` is relative to the destination root: plain components, none of
+them empty, ``.`` or ``..``. Data goes to ``<name>.part``, which is
+truncated to ``size`` first (holes stay holes). The receiver hashes what it
+writes (sha256 over offset, length and bytes of each range, in order);
+writeback is left to the kernel, as cp and rsync leave it. At ``E``, only
+when that digest equals the sender's is the file renamed into place; with
 ``fsync`` (records) the file and its directory are fsynced first. Disk
 images are made durable later, by the destination's confirm, before the
 source copy may be removed. Anything else removes the partial file; so does
 a broken stream.
+
+Nothing below the root is trusted to be what its name says. The root is
+opened once (it may itself be a symlink: the operator chose that path);
+every path under it is reached from that directory descriptor one
+component at a time, never following a symlink: a directory is opened with
+``O_NOFOLLOW | O_DIRECTORY``, a missing one is created, the partial file is
+created with ``O_CREAT | O_EXCL | O_NOFOLLOW`` after any entry already
+under its name was unlinked (a link is removed, not what it points to), and
+the rename happens between directory descriptors (it would replace a link,
+never write through it). A symlink met anywhere below the root, the target
+name included, ends the transfer with ``ERR refusing symlink <name> under
+<root>``; ``skip_if_exists`` looks at the name itself (lstat), so a link
+never counts as an existing file.
+
+The declared ``mode`` is masked with 0o660: no setuid, setgid or sticky
+bit, nothing for other users. Directories the receiver creates are 0o700
+for ``_records`` and ``_migrations`` and 0o711 otherwise (the qemu user can
+traverse them, other users cannot list them); directories that already
+exist keep their mode.
 """
 
 from __future__ import annotations
 
 RECEIVER_SOURCE = r'''
-import hashlib, json, os, struct, sys
+import hashlib
+import json
+import os
+import stat
+import struct
+import sys
+
+FILE_MODES = 0o660                  # at most rw for owner and group, never a special bit
+PRIVATE_DIRS = ('_records', '_migrations')
+DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+PART_FLAGS = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class Refused(Exception):
+    pass
+
 
 def main(root):
     inp, out = sys.stdin.buffer, sys.stdout
@@ -36,7 +70,7 @@ def main(root):
         fcntl.fcntl(inp.fileno(), getattr(fcntl, 'F_SETPIPE_SZ', 1031), 1 << 20)    # 1031: Linux, Python < 3.10
     except Exception:
         pass
-    state = {'part': None}
+    state = {'root': None}
 
     def read(n):
         data = inp.read(n)
@@ -62,17 +96,138 @@ def main(root):
         out.write(text + '\n')
         out.flush()
 
-    def target_of(name):
-        if os.path.isabs(name) or '..' in name.split('/') or not name:
-            raise ValueError('refusing path %r' % name)
-        return os.path.join(root, name)
+    def components(name):
+        parts = name.split('/') if isinstance(name, str) else ['']
+        if any(part in ('', '.', '..') for part in parts):
+            raise Refused('refusing path %r' % name)
+        return parts
 
-    def ensure_dir(path):
-        if not os.path.isdir(path):
-            ensure_dir(os.path.dirname(path))
-            private = os.path.basename(path) in ('_records', '_migrations')
-            os.mkdir(path, 0o700 if private else 0o755)
-            os.chmod(path, 0o700 if private else 0o755)
+    def root_fd():
+        """The root, opened once; created (0o711) when it does not exist."""
+        if state['root'] is None:
+            try:
+                state['root'] = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                os.makedirs(root, 0o711, exist_ok=True)
+                state['root'] = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        return state['root']
+
+    def lstat_at(dir_fd, name):
+        try:
+            return os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return None
+
+    def refuse_if_odd(dir_fd, name, shown, want_dir):
+        info = lstat_at(dir_fd, name)
+        if info is not None and stat.S_ISLNK(info.st_mode):
+            raise Refused('refusing symlink %s under %s' % (shown, root))
+        if want_dir and info is not None and not stat.S_ISDIR(info.st_mode):
+            raise Refused('refusing %s under %s: not a directory' % (shown, root))
+
+    def open_dir(parent_fd, name, shown):
+        """The directory ``name`` in ``parent_fd``, created if missing, never through a link."""
+        try:
+            return os.open(name, DIR_FLAGS, dir_fd=parent_fd)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            refuse_if_odd(parent_fd, name, shown, True)
+            raise
+        mode = 0o700 if name in PRIVATE_DIRS else 0o711
+        try:
+            os.mkdir(name, mode, dir_fd=parent_fd)
+            created = True
+        except FileExistsError:         # made meanwhile by someone else: keep its mode
+            created = False
+        try:
+            fd = os.open(name, DIR_FLAGS, dir_fd=parent_fd)
+        except OSError:
+            refuse_if_odd(parent_fd, name, shown, True)
+            raise
+        if created:
+            os.fchmod(fd, mode)         # exactly, whatever the umask
+        return fd
+
+    def open_parent(parts):
+        """A descriptor of the directory that holds ``parts[-1]``."""
+        fd = os.dup(root_fd())
+        try:
+            for index, part in enumerate(parts[:-1]):
+                inner = open_dir(fd, part, '/'.join(parts[:index + 1]))
+                os.close(fd)
+                fd = inner
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def receive_data(fd):
+        """Writes the D frames to ``fd`` up to E: (digest, bytes, trailer)."""
+        stream = hashlib.sha256()
+        received = 0
+        while True:
+            kind = read(1)
+            if kind == b'D':
+                offset, length = struct.unpack('>QI', read(12))
+                data = read_into(length)
+                stream.update(struct.pack('>QQ', offset, length))
+                stream.update(data)
+                written = 0
+                while written < length:
+                    written += os.pwrite(fd, data[written:], offset + written)
+                received += length
+            elif kind == b'E':
+                trailer = json.loads(read(struct.unpack('>I', read(4))[0]).decode('utf-8'))
+                return stream.hexdigest(), received, trailer
+            else:
+                raise ValueError('unexpected frame %r' % kind)
+
+    def receive(header):
+        name = header['name']
+        parts = components(name)
+        leaf, part = parts[-1], parts[-1] + '.part'
+        dir_fd = open_parent(parts)
+        try:
+            existing = lstat_at(dir_fd, leaf)
+            if existing is not None and stat.S_ISLNK(existing.st_mode):
+                raise Refused('refusing symlink %s under %s' % (name, root))
+            if header.get('skip_if_exists') and existing is not None:
+                reply('SKIP')
+                return
+            try:                        # a stale partial file, or a planted link: the entry goes, not its target
+                os.unlink(part, dir_fd=dir_fd)
+            except FileNotFoundError:
+                pass
+            fd = os.open(part, PART_FLAGS, 0o600, dir_fd=dir_fd)
+            try:
+                try:
+                    os.ftruncate(fd, header['size'])
+                    reply('SEND')
+                    on_disk, received, trailer = receive_data(fd)
+                    if on_disk == trailer['sha256']:
+                        os.fchmod(fd, header.get('mode', 0o640) & FILE_MODES)
+                        if header.get('fsync'):
+                            os.fsync(fd)
+                finally:
+                    os.close(fd)
+                if on_disk != trailer['sha256']:
+                    os.unlink(part, dir_fd=dir_fd)
+                    reply('ERR checksum mismatch for %s: sent %s, received %s'
+                          % (name, trailer['sha256'], on_disk))
+                    return
+                os.rename(part, leaf, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+            except BaseException:
+                try:
+                    os.unlink(part, dir_fd=dir_fd)
+                except OSError:
+                    pass
+                raise
+            if header.get('fsync'):
+                os.fsync(dir_fd)
+            reply('OK %s %d' % (on_disk, received))
+        finally:
+            os.close(dir_fd)
 
     try:
         while True:
@@ -81,63 +236,14 @@ def main(root):
                 return 0
             if kind != b'F':
                 raise ValueError('unexpected frame %r' % kind)
-            header = json.loads(read(struct.unpack('>I', read(4))[0]).decode('utf-8'))
-            target = target_of(header['name'])
-            if header.get('skip_if_exists') and os.path.exists(target):
-                reply('SKIP')
-                continue
-            ensure_dir(os.path.dirname(target))
-            part = target + '.part'
-            state['part'] = part
-            fd = os.open(part, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
-            os.ftruncate(fd, header['size'])
-            stream = hashlib.sha256()
-            received = 0
-            reply('SEND')
-            while True:
-                kind = read(1)
-                if kind == b'D':
-                    offset, length = struct.unpack('>QI', read(12))
-                    data = read_into(length)
-                    stream.update(struct.pack('>QQ', offset, length))
-                    stream.update(data)
-                    written = 0
-                    while written < length:
-                        written += os.pwrite(fd, data[written:], offset + written)
-                    received += length
-                elif kind == b'E':
-                    trailer = json.loads(read(struct.unpack('>I', read(4))[0]).decode('utf-8'))
-                    break
-                else:
-                    raise ValueError('unexpected frame %r' % kind)
-            if header.get('fsync'):
-                os.fsync(fd)
-            os.close(fd)
-            on_disk = stream.hexdigest()
-            if on_disk != trailer['sha256']:
-                os.unlink(part)
-                state['part'] = None
-                reply('ERR checksum mismatch for %s: sent %s, received %s'
-                      % (header['name'], trailer['sha256'], on_disk))
-                continue
-            os.chmod(part, header.get('mode', 0o644))
-            os.rename(part, target)
-            state['part'] = None
-            if header.get('fsync'):
-                dir_fd = os.open(os.path.dirname(target), os.O_RDONLY)
-                try:
-                    os.fsync(dir_fd)
-                finally:
-                    os.close(dir_fd)
-            reply('OK %s %d' % (on_disk, received))
+            receive(json.loads(read(struct.unpack('>I', read(4))[0]).decode('utf-8')))
     except Exception as exc:
-        if state['part'] and os.path.exists(state['part']):
-            os.unlink(state['part'])
         try:
             reply('ERR %s' % exc)
         except Exception:
             pass
         return 1
+
 
 sys.exit(main(sys.argv[1]))
 '''

@@ -37,6 +37,7 @@ author:
   - novalite.compute contributors (@novalite)
 extends_documentation_fragment:
   - novalite.compute.hypervisor
+  - novalite.compute.image_fetch
 attributes:
   check_mode:
     support: full
@@ -98,13 +99,19 @@ options:
     type: dict
     suboptions:
       host:
-        description: Address of the destination. Defaults to O(dest_host).
+        description:
+          - Address of the destination. Defaults to O(dest_host).
+          - A host name, an IPv4 address or an IPv6 address without brackets, optionally after C(user@). Anything
+            else (empty, a leading C(-), whitespace, control characters) is refused before anything is written;
+            so is O(dest_host) when it stands in for this option.
         type: str
       user:
-        description: SSH user on the destination; it must be able to write the destination's instances_path.
+        description:
+          - SSH user on the destination; it must be able to write the destination's instances_path.
+          - Must not be empty, start with C(-) or contain whitespace or control characters.
         type: str
       port:
-        description: SSH port.
+        description: SSH port, 1 to 65535.
         type: int
       identity_file:
         description: Private key file on the source host.
@@ -131,14 +138,6 @@ options:
     description: Seconds to wait for the domain to run after starting it (V(finish), V(revert)).
     type: int
     default: 120
-  fetch_timeout:
-    description: Socket timeout when the destination fetches the base image itself.
-    type: int
-    default: 60
-  validate_certs:
-    description: Verify TLS certificates when the destination fetches the base image over https.
-    type: bool
-    default: true
 notes:
   - Disk bytes always cross SSH unless the probe proves the instances_path is the same storage on both hosts.
   - Confirm and revert are safe to repeat. Until confirm, the source copy in C(<uuid>_resize) is never removed.
@@ -278,7 +277,7 @@ error:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.novalite.compute.plugins.module_utils._argspec import flavor_options, hypervisor_options
+from ansible_collections.novalite.compute.plugins.module_utils._argspec import fetch_options, flavor_options, hypervisor_options
 from ansible_collections.novalite.compute.plugins.module_utils._migrate_module import MigrateModule
 from ansible_collections.novalite.compute.plugins.module_utils._module_boundary import run_module
 
@@ -303,9 +302,7 @@ def main():
             migration=dict(type='dict'),
             shutdown_timeout=dict(type='int', default=60),
             wait_timeout=dict(type='int', default=120),
-            fetch_timeout=dict(type='int', default=60),
-            validate_certs=dict(type='bool', default=True),
-            **hypervisor_options()
+            **dict(hypervisor_options(), **fetch_options())
         ),
         required_one_of=[('name', 'uuid', 'migration')],
         required_if=[('step', 'start', ('dest_host',)), ('step', 'prep', ('migration',))],

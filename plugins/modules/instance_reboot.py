@@ -36,6 +36,7 @@ author:
   - novalite.compute contributors (@novalite)
 extends_documentation_fragment:
   - novalite.compute.hypervisor
+  - novalite.compute.image_fetch
 attributes:
   check_mode:
     support: full
@@ -73,14 +74,6 @@ options:
     description: Seconds to wait for the domain to be running after starting it.
     type: int
     default: 120
-  fetch_timeout:
-    description: Socket timeout in seconds when a purged base image is fetched again.
-    type: int
-    default: 60
-  validate_certs:
-    description: Verify TLS certificates when fetching a base image again over https.
-    type: bool
-    default: true
 notes:
   - Runs on the hypervisor that holds the instance record; use C(delegate_to) from a play over instances.
   - The playbook C(novalite.compute.rolling_reboot) reboots every instance of an inventory group, in batches.
@@ -178,7 +171,7 @@ instance:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.novalite.compute.plugins.module_utils._argspec import hypervisor_options
+from ansible_collections.novalite.compute.plugins.module_utils._argspec import fetch_options, hypervisor_options
 from ansible_collections.novalite.compute.plugins.module_utils._module_boundary import run_module
 from ansible_collections.novalite.compute.plugins.module_utils._reboot_module import RebootModule
 
@@ -191,9 +184,7 @@ def main():
             type=dict(type='str', default='soft', choices=['soft', 'hard']),
             soft_timeout=dict(type='int', default=120),
             wait_timeout=dict(type='int', default=120),
-            fetch_timeout=dict(type='int', default=60),
-            validate_certs=dict(type='bool', default=True),
-            **hypervisor_options()
+            **dict(hypervisor_options(), **fetch_options())
         ),
         required_one_of=[('name', 'uuid')],
         supports_check_mode=True,

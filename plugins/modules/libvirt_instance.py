@@ -36,6 +36,7 @@ author:
   - novalite.compute contributors (@novalite)
 extends_documentation_fragment:
   - novalite.compute.hypervisor
+  - novalite.compute.image_fetch
 attributes:
   check_mode:
     support: full
@@ -184,14 +185,6 @@ options:
     description: Convert non-raw images to raw when they enter the cache (Nova's C(force_raw_images)).
     type: bool
     default: false
-  fetch_timeout:
-    description: Socket timeout in seconds while downloading the image.
-    type: int
-    default: 60
-  validate_certs:
-    description: Verify TLS certificates when fetching over https.
-    type: bool
-    default: true
   wait_timeout:
     description: Seconds to wait for the domain to be running after starting it.
     type: int
@@ -342,7 +335,7 @@ instance:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.novalite.compute.plugins.module_utils._argspec import flavor_options, hypervisor_options
+from ansible_collections.novalite.compute.plugins.module_utils._argspec import fetch_options, flavor_options, hypervisor_options
 from ansible_collections.novalite.compute.plugins.module_utils._instance_module import InstanceModule
 from ansible_collections.novalite.compute.plugins.module_utils._module_boundary import run_module
 
@@ -379,11 +372,9 @@ def main():
             virt_type=dict(type='str', default='kvm', choices=['kvm', 'qemu']),
             use_cow_images=dict(type='bool', default=True),
             force_raw_images=dict(type='bool', default=False),
-            fetch_timeout=dict(type='int', default=60),
-            validate_certs=dict(type='bool', default=True),
             wait_timeout=dict(type='int', default=120),
             shutdown_timeout=dict(type='int', default=60),
-            **hypervisor_options()
+            **dict(hypervisor_options(), **fetch_options())
         ),
         supports_check_mode=True,
     )

@@ -44,6 +44,7 @@ author:
   - novalite.compute contributors (@novalite)
 extends_documentation_fragment:
   - novalite.compute.hypervisor
+  - novalite.compute.image_fetch
 attributes:
   check_mode:
     support: full
@@ -97,14 +98,6 @@ options:
     description: Seconds to wait for a domain to run after starting it.
     type: int
     default: 120
-  fetch_timeout:
-    description: Socket timeout when a hard reboot must fetch a purged base image again.
-    type: int
-    default: 60
-  validate_certs:
-    description: Verify TLS certificates when fetching a base image again over https.
-    type: bool
-    default: true
 seealso:
   - module: novalite.compute.instance_reboot
   - module: novalite.compute.instance_migrate
@@ -196,7 +189,7 @@ mode:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.novalite.compute.plugins.module_utils._argspec import hypervisor_options
+from ansible_collections.novalite.compute.plugins.module_utils._argspec import fetch_options, hypervisor_options
 from ansible_collections.novalite.compute.plugins.module_utils._module_boundary import run_module
 from ansible_collections.novalite.compute.plugins.module_utils._reconcile_module import ReconcileModule
 
@@ -212,9 +205,7 @@ def main():
             fail_on_error=dict(type='bool', default=False),
             shutdown_timeout=dict(type='int', default=60),
             wait_timeout=dict(type='int', default=120),
-            fetch_timeout=dict(type='int', default=60),
-            validate_certs=dict(type='bool', default=True),
-            **hypervisor_options()
+            **dict(hypervisor_options(), **fetch_options())
         ),
         supports_check_mode=True,
     )

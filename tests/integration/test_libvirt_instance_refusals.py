@@ -36,9 +36,9 @@ def _craft(kind, workdir, good_image):
     ('good', {'checksum': 'sha256:' + '0' * 64}, 'checksum mismatch', 'fetch image'),
     ('unreachable', {}, 'could not download', 'fetch image'),
     ('truncated', {}, 'corrupt or truncated', 'fetch image'),
-    ('header_only', {}, 'cannot be read by qemu-img', 'fetch image'),
+    ('header_only', {}, 'image is truncated', 'fetch image'),
     ('good', {'format': 'raw'}, 'declared as raw but its content is qcow2', 'fetch image'),
-    ('backing_file', {}, 'backed by: /etc/passwd', 'fetch image'),
+    ('backing_file', {}, 'backing file /etc/passwd', 'fetch image'),
     ('data_file', {}, 'external data file', 'fetch image'),
     ('too_big', {}, "Flavor's disk is too small", 'fetch image'),
 ])

@@ -162,3 +162,98 @@ def test_name_length_is_counted_in_utf8_bytes(name, size):
         with pytest.raises(InvalidInput, match=r'is %d bytes long in UTF-8; libvirt refuses names longer than '
                                                r'247 bytes \(it writes /etc/libvirt/qemu/<name>\.xml\.new' % size):
             _spec.validate_name(name)
+
+
+# --- SSH destinations (instance_migrate dest_ssh / dest_host) ------------------------
+@pytest.mark.parametrize('host', [
+    'hv2', 'hv2.example.org', 'hv2.example.org.', 'HV-2', 'hv_2', 'x' * 63, '.'.join(['a' * 63] * 3) + '.' + 'b' * 61,
+    '10.0.0.12', '127.0.0.1', '::1', '2001:db8::12', 'fe80::1%eth0', 'root@10.0.0.12', 'nova@hv2', 'a@b@hv2',
+])
+def test_hosts_ssh_can_reach(host):
+    assert _spec.validate_host(host, 'dest_ssh.host') == host
+
+
+@pytest.mark.parametrize('host, error', [
+    ('', 'must not be empty'),
+    (None, 'must not be empty'),
+    ('-oProxyCommand=touch /tmp/x', 'must not contain whitespace'),
+    ('-oProxyCommand=id', "must not start with '-'"),
+    ('-hv2', "must not start with '-'"),
+    ('hv 2', 'must not contain whitespace'),
+    ('hv2\u00a0', 'must not contain whitespace'),
+    ('hv\n2', r'contains U\+000A, a control character'),
+    ('hv2\x00', r'contains U\+0000'),
+    ('hv\x7f2', r'contains U\+007F, a control character'),
+    ('[::1]', 'without brackets'),
+    ('fe80::1%', 'invalid IPv6 zone'),
+    ('fe80::1%e th0', 'must not contain whitespace'),
+    ('1:2:3', 'not a valid IPv6 address'),
+    ('hv2:22', 'not a valid IPv6 address'),
+    ('999.0.0.1', 'not a valid IPv4 address'),
+    ('10.0.0', 'not a valid IPv4 address'),
+    ('hv2-.example', 'is not a host name'),
+    ('hv2..example', 'is not a host name'),
+    ('.', 'is not a host name'),
+    ('hv/2', 'is not a host name'),
+    ('h\u00e9v2', 'is not a host name'),
+    ('x' * 64, 'is not a host name'),
+    ('.'.join(['a' * 63] * 4), 'is not a host name'),
+    ('-l@hv2', "must not start with '-'"),
+    ('root@-oProxyCommand=id', 'is not a host name'),
+    ('@hv2', r'\(the user before @\) must not be empty'),
+    ('root@', 'names no host after @'),
+])
+def test_hosts_ssh_could_misread_are_refused(host, error):
+    with pytest.raises(InvalidInput, match=error) as caught:
+        _spec.validate_host(host, 'dest_ssh.host')
+    assert caught.value.message.startswith('dest_ssh.host')
+
+
+@pytest.mark.parametrize('user, ok', [
+    ('nova', True), ('root', True), ('ad.user@corp', True), ('n-ova', True),
+    ('', False), ('-oProxyCommand=id', False), ('-l', False), ('no va', False), ('nova\t', False), ('nova\x1b', False),
+])
+def test_ssh_user_names(user, ok):
+    if ok:
+        assert _spec.validate_ssh_user(user, 'dest_ssh.user') == user
+    else:
+        with pytest.raises(InvalidInput, match='^dest_ssh.user'):
+            _spec.validate_ssh_user(user, 'dest_ssh.user')
+
+
+@pytest.mark.parametrize('port, ok', [
+    (None, True), (1, True), (22, True), (65535, True),
+    (0, False), (65536, False), (-22, False), (True, False), ('22', False), (22.0, False),
+])
+def test_ssh_ports(port, ok):
+    if ok:
+        assert _spec.validate_port(port, 'dest_ssh.port') == port
+    else:
+        with pytest.raises(InvalidInput, match='^dest_ssh.port must be a port number from 1 to 65535'):
+            _spec.validate_port(port, 'dest_ssh.port')
+
+
+def _dest_ssh(dest_host, dest_ssh):
+    from ansible_collections.novalite.compute.plugins.module_utils._migrate_module import MigrateModule
+    engine = MigrateModule.__new__(MigrateModule)       # no hypervisor: only the option check runs
+    engine.params = {'dest_ssh': dest_ssh}
+    return engine._dest_ssh(dest_host)
+
+
+@pytest.mark.parametrize('dest_host, dest_ssh, error', [
+    ('-oProxyCommand=id', None, "^dest_host '-oProxyCommand=id' must not start with '-'"),
+    ('-oProxyCommand=id', {'host': None, 'user': 'nova', 'port': None}, '^dest_host '),
+    ('hv2', {'host': '-oProxyCommand=id'}, "^dest_ssh.host '-oProxyCommand=id' must not start"),
+    ('hv2', {'host': ''}, '^dest_ssh.host must not be empty'),
+    ('hv2', {'host': '10.0.0.2', 'user': '-oProxyCommand=id'}, "^dest_ssh.user '-oProxyCommand=id' must not"),
+    ('hv2', {'host': '10.0.0.2', 'port': 0}, '^dest_ssh.port must be a port number'),
+])
+def test_instance_migrate_refuses_a_destination_ssh_could_misread(dest_host, dest_ssh, error):
+    with pytest.raises(InvalidInput, match=error):
+        _dest_ssh(dest_host, dest_ssh)
+
+
+def test_instance_migrate_destination_defaults_to_dest_host():
+    assert _dest_ssh('hv2', {'host': None, 'user': None, 'port': None, 'identity_file': None, 'python': None}) == {
+        'host': 'hv2', 'user': None, 'port': None, 'identity_file': None, 'python': 'python3'}
+    assert _dest_ssh('hv2', {'host': '10.0.0.12', 'user': 'nova', 'port': 2222})['host'] == '10.0.0.12'
