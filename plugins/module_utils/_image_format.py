@@ -118,14 +118,16 @@ class ImageHeader(object):
 
 def inspect_fd(fd, size=None):
     """Inspect the image open on ``fd`` (reads with ``os.pread``: the file
-    offset is left where it was). ``size`` defaults to the file's size.
+    offset is left where it was). ``size``: how much of the file is the
+    image, by default all of it.
 
     Returns an ``ImageHeader``; a malformed header is reported in its
     ``defect``, not raised. Raises ImageUnacceptable when ``fd`` is not a
     regular file, OSError when reading fails.
     """
+    file_size = _regular_file_size(fd)
     if size is None:
-        size = _regular_file_size(fd)
+        size = file_size
     head = _pread(fd, 0, min(PROBE_BYTES, size))
     tail = _pread(fd, size - FOOTER_BYTES, FOOTER_BYTES) if size >= FOOTER_BYTES else b''
     fmt = detect_format(head, tail)

@@ -30,13 +30,15 @@ SECRET = ['--object', 'secret,id=sec0,data=abc']
 
 
 def _qemu_img(*args):
-    subprocess.run(('qemu-img',) + args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    done = subprocess.run(('qemu-img',) + args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert done.returncode == 0, 'qemu-img %s: %s' % (' '.join(args), done.stderr.decode(errors='replace'))
 
 
 def _qemu_info(path):
     """What qemu-img says about an image this test made (trusted)."""
-    out = subprocess.run(['qemu-img', 'info', '--output=json', path], check=True, stdout=subprocess.PIPE).stdout
-    return json.loads(out)
+    done = subprocess.run(['qemu-img', 'info', '--output=json', path], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert done.returncode == 0, 'qemu-img info %s: %s' % (path, done.stderr.decode(errors='replace'))
+    return json.loads(done.stdout)
 
 
 def _write(path, data=b'', size=None, tail=b''):
@@ -103,7 +105,7 @@ QEMU_IMAGES = [
     ('qcow2-lazy-refcounts', ['-f', 'qcow2', '-o', 'lazy_refcounts=on'], 'qcow2', None),
     ('qcow2-512-clusters', ['-f', 'qcow2', '-o', 'cluster_size=512'], 'qcow2', None),
     ('qcow2-2M-clusters', ['-f', 'qcow2', '-o', 'cluster_size=2M'], 'qcow2', None),
-    ('qcow2-luks', SECRET + ['-f', 'qcow2', '-o', 'encrypt.format=luks,encrypt.key-secret=sec0'], 'qcow2',
+    ('qcow2-luks', SECRET + ['-f', 'qcow2', '-o', 'encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=10'], 'qcow2',
      'qcow2 image is encrypted (LUKS): encrypted images are refused'),
     ('qcow2-aes', SECRET + ['-f', 'qcow2', '-o', 'encrypt.format=aes,encrypt.key-secret=sec0'], 'qcow2',
      'qcow2 image is encrypted (AES)'),
@@ -118,7 +120,7 @@ QEMU_IMAGES = [
     ('vdi', ['-f', 'vdi'], 'vdi', 'unsupported disk format vdi'),
     ('qed', ['-f', 'qed'], 'qed', 'unsupported disk format qed'),
     ('parallels', ['-f', 'parallels'], 'parallels', 'unsupported disk format parallels'),
-    ('luks', SECRET + ['-f', 'luks', '-o', 'key-secret=sec0'], 'luks', 'unsupported disk format luks'),
+    ('luks', SECRET + ['-f', 'luks', '-o', 'key-secret=sec0,iter-time=10'], 'luks', 'unsupported disk format luks'),
 ]
 # qemu's names where they differ; a fixed VHD has only its footer, which
 # qemu does not probe for (it calls the file raw): refused here all the same.
