@@ -25,7 +25,7 @@ options:
         A download stops as soon as it passes this size, or the size derived from the flavor's root disk
         (root disk plus 10% and 64 MiB of qcow2 metadata), whichever is smaller; a C(Content-Length) above it
         is refused before anything is downloaded.
-      - Unset, only the root-disk size applies (none for O(flavor.root_gb=0)).
+      - Unset, only the root-disk size applies (none when the flavor's C(root_gb) is V(0)).
     type: str
   validate_certs:
     description: Verify TLS certificates when fetching images over https.

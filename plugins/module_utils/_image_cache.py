@@ -399,15 +399,18 @@ def _copy_fd(source, out, size, hashers):
                 view = view[os.write(out, view):]
             copied += len(chunk)
         return copied
-    kernel_copy = getattr(os, 'copy_file_range', None)
+    use_range = hasattr(os, 'copy_file_range')
     while copied < size:
+        step = min(size - copied, 1 << 30)
         try:
-            count = kernel_copy(source, out, min(size - copied, 1 << 30)) if kernel_copy else \
-                os.sendfile(out, source, copied, min(size - copied, 1 << 30))
+            if use_range:
+                count = os.copy_file_range(source, out, step)
+            else:
+                count = os.sendfile(out, source, copied, step)
         except OSError:
-            if kernel_copy is None:
+            if not use_range:
                 raise
-            kernel_copy = None      # e.g. EXDEV on older kernels: sendfile instead
+            use_range = False       # e.g. EXDEV on older kernels: sendfile instead
             os.lseek(source, copied, os.SEEK_SET)
             continue
         if not count:

@@ -15,7 +15,6 @@ import threading
 import time
 import uuid as uuidlib
 
-import libvirt
 import pytest
 
 from conftest import sha256_of
