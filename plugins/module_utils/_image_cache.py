@@ -128,6 +128,35 @@ def fetch_settings(params):
             'fetch_deadline': params.get('fetch_deadline', DEFAULT_FETCH_DEADLINE), 'max_image_size': limit or None}
 
 
+ZERO_BLOCK = b'\0' * 65536
+
+
+def content_digest(path):
+    """sha256 of a (sparse, raw) file's non-zero 64 KiB blocks and their
+    offsets: what a guest reads, whatever the holes. Only allocated ranges
+    are read (SEEK_DATA), so a big sparse raw image costs its data, and a
+    copy that allocates differently (a migration) digests the same."""
+    hasher = hashlib.sha256()
+    with open(path, 'rb') as handle:
+        fd = handle.fileno()
+        size = os.fstat(fd).st_size
+        block_size = len(ZERO_BLOCK)
+        offset = 0          # every block below this one is digested
+        while offset < size:
+            try:
+                start = os.lseek(fd, offset, os.SEEK_DATA)
+            except OSError:         # ENXIO: only a hole is left
+                break
+            end = os.lseek(fd, start, os.SEEK_HOLE)
+            for block_at in range(max(offset, start - start % block_size), end, block_size):
+                block = os.pread(fd, block_size, block_at)
+                if block.strip(b'\0'):
+                    hasher.update(block_at.to_bytes(8, 'big'))
+                    hasher.update(block)
+            offset = max(offset, end + (-end % block_size))
+    return 'sparse-sha256:' + hasher.hexdigest()
+
+
 class CachedImage(object):
     def __init__(self, path, fmt, virtual_size, name, fetched):
         self.path = path
@@ -232,11 +261,11 @@ class ImageCache(object):
         fresh = meta.get('fingerprint') == fingerprint(path)
         if meta.get('converted'):
             if not fresh:
-                content = file_digest(path, 'sha256')
-                if content != meta.get('content_sha256'):
-                    raise ImageUnacceptable('cached image %s changed since it was fetched and converted (sha256 '
-                                            'now %s, was %s): it is not used and is left in place'
-                                            % (path, content, meta.get('content_sha256')))
+                content = content_digest(path)
+                if content != meta.get('content_digest'):
+                    raise ImageUnacceptable('cached image %s changed since it was fetched and converted (content '
+                                            'digest now %s, was %s): it is not used and is left in place'
+                                            % (path, content, meta.get('content_digest')))
                 self._store_meta(name, meta, fingerprint=fingerprint(path))
             if algorithm not in checksums:
                 raise ImageUnacceptable(
@@ -284,7 +313,7 @@ class ImageCache(object):
                 os.unlink(part)
                 fmt, virtual_size = _judge(staged, 'raw', max_size)
                 meta.update(format=fmt, virtual_size=virtual_size, converted=True,
-                            content_sha256=file_digest(staged, 'sha256'))
+                            content_digest=content_digest(staged))
                 final = staged
             os.chmod(final, FILE_MODE)
             meta['fingerprint'] = fingerprint(final)

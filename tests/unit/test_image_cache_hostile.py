@@ -268,3 +268,20 @@ def test_fetch_settings(params, error):
     else:
         with pytest.raises(InvalidInput, match=error):
             _image_cache.fetch_settings(params)
+
+
+def test_content_digest_ignores_holes_but_not_data(tmp_path):
+    sparse, dense = str(tmp_path / 'sparse'), str(tmp_path / 'dense')
+    with open(sparse, 'wb') as handle:
+        handle.truncate(16 * MiB)
+        handle.seek(70000)
+        handle.write(b'x' * 50000)          # straddles a block boundary
+        handle.seek(5 * MiB)
+        handle.write(b'y')
+    with open(sparse, 'rb') as src, open(dense, 'wb') as dst:
+        dst.write(src.read())               # the same bytes, all allocated
+    assert _image_cache.content_digest(sparse) == _image_cache.content_digest(dense)
+    with open(dense, 'r+b') as handle:
+        handle.seek(15 * MiB)
+        handle.write(b'z')
+    assert _image_cache.content_digest(sparse) != _image_cache.content_digest(dense)
