@@ -6,8 +6,10 @@ without ever touching a live writer's file:
 * ``.tmp-*`` in ``_records/``, ``_migrations/`` and ``_base/`` (a record,
   migration or image sidecar that never became current): removed under the
   directory's writers lock held exclusively (``_locking.directory_writers``);
-* ``_base/<name>.part`` / ``.converted`` (an image fetch cut short): removed
-  under that image's lock, when nobody holds it;
+* ``_base/<name>.part`` / ``.converted`` (an image fetch cut short), and a
+  ``_base/<name>.json`` sidecar whose image never arrived (the fetch writes
+  it just before renaming the image into place): removed under that image's
+  lock, when nobody holds it;
 * ``.novalite-probe-<id>`` of a migration that is over;
 * ``_records/<uuid>.actions.jsonl`` of a build that never wrote its first
   record: under the instance's lock, when nobody holds it;
@@ -44,6 +46,17 @@ def partial_images(paths):
             if entry.endswith(IMAGE_PARTIALS) and not entry.startswith('.')]
 
 
+SIDECAR = '.json'
+
+
+def orphan_sidecars(paths):
+    """Sidecars in _base with no image beside them."""
+    entries = _listing(paths.base_dir)
+    present = set(entries)
+    return [os.path.join(paths.base_dir, entry) for entry in entries
+            if entry.endswith(SIDECAR) and not entry.startswith('.') and entry[:-len(SIDECAR)] not in present]
+
+
 def probes(paths):
     """{migration id: probe path} of every shared-storage probe here."""
     return dict((entry[len(PROBE_PREFIX):], os.path.join(paths.root, entry))
@@ -65,15 +78,17 @@ def host_leftovers(paths, finished_migrations):
     """Every leftover file of this host that is not an instance's own, for
     the plan. ``finished_migrations``: ids of migrations that are over."""
     stale_probes = [path for mid, path in sorted(probes(paths).items()) if mid in finished_migrations]
-    return (temporary_records(paths) + partial_images(paths) + stale_probes
+    return (temporary_records(paths) + partial_images(paths) + orphan_sidecars(paths) + stale_probes
             + sorted(orphan_action_logs(paths).values()))
 
 
-def _locked_unlink(lock_path, path):
+def _locked_unlink(lock_path, path, unless=None):
     fd = try_lock(lock_path)
     if fd is None:
         return None                     # its owner is at work
     try:
+        if unless is not None and unless():
+            return None
         return _unlink(path)
     finally:
         release(fd)
@@ -95,6 +110,10 @@ def remove_host_leftovers(paths, finished_migrations):
             if name.endswith(suffix):
                 name = name[:-len(suffix)]
         removed.append(_locked_unlink(paths.image_lock(name), path))
+    for path in orphan_sidecars(paths):
+        image = path[:-len(SIDECAR)]
+        removed.append(_locked_unlink(paths.image_lock(os.path.basename(image)), path,
+                                      unless=lambda image=image: os.path.exists(image)))
     for mid, path in sorted(probes(paths).items()):
         if mid in finished_migrations:
             removed.append(_unlink(path))

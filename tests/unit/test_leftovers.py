@@ -123,3 +123,14 @@ def test_the_failpoint_kills_its_process_only_at_its_step(paths):
     killed = subprocess.run([sys.executable, '-c', program, paths.root, farm], env=dict(
         base, **{ENVIRONMENT_VARIABLE: 'stop:power off'}), capture_output=True, text=True, check=False)
     assert killed.returncode == -signal.SIGKILL and killed.stdout == ''
+
+
+def test_a_sidecar_whose_image_never_arrived_is_removed(paths):
+    orphan = touch(os.path.join(paths.base_dir, 'dead.json'))
+    kept = touch(os.path.join(paths.base_dir, 'beef.json'))
+    image = touch(os.path.join(paths.base_dir, 'beef'))
+    assert leftovers.host_leftovers(paths, set()) == [orphan]
+    with file_lock(paths.image_lock('dead')):          # a fetch about to rename its image into place
+        assert leftovers.remove_host_leftovers(paths, set()) == []
+    assert leftovers.remove_host_leftovers(paths, set()) == [orphan]
+    assert os.path.exists(kept) and os.path.exists(image)
