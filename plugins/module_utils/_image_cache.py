@@ -30,11 +30,13 @@ mismatching entry is refused and left in place for the operator.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import signal
 import stat
-import time
+import threading
 import urllib.parse
 
 from ansible_collections.novalite.compute.plugins.module_utils import _qemu_img
@@ -97,9 +99,12 @@ def download_cap(max_size, max_image_size):
 
 
 def fingerprint(path):
-    """What changes when a file's bytes are rewritten: [size, mtime_ns]."""
+    """What changes when a file's bytes are rewritten: [size, mtime_ns,
+    inode, ctime_ns] (the owner can reset the mtime, not the ctime; a chown
+    by libvirt changes the ctime too, and costs one digest on the next
+    checked use)."""
     info = os.stat(path)
-    return [info.st_size, info.st_mtime_ns]
+    return [info.st_size, info.st_mtime_ns, info.st_ino, info.st_ctime_ns]
 
 
 def file_digest(path, algorithm):
@@ -170,18 +175,30 @@ class CachedImage(object):
                 'cache_name': self.name, 'fetched': self.fetched}
 
 
-class _Deadline(object):
-    """The overall time a fetch may take, on a monotonic clock."""
+class _DeadlineReached(BaseException):
+    """Raised by the SIGALRM handler of ``wall_clock`` (a BaseException, so
+    no ``except Exception`` on the way swallows it)."""
 
-    def __init__(self, seconds, url):
-        self.seconds = seconds
-        self.url = url
-        self.end = time.monotonic() + seconds if seconds else None
 
-    def check(self, received):
-        if self.end is not None and time.monotonic() > self.end:
-            raise ImageFetchError('download of %s stopped after %d bytes: fetch_deadline of %ss reached'
-                                  % (self.url, received, self.seconds))
+@contextlib.contextmanager
+def wall_clock(seconds):
+    """The overall time a fetch may take: SIGALRM interrupts whatever blocks
+    (connecting, headers, one read, chunk trailers) once ``seconds`` have
+    passed. Inert for 0/None, and outside the main thread (signals)."""
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(_signum, _frame):
+        raise _DeadlineReached()
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 class ImageCache(object):
@@ -220,7 +237,7 @@ class ImageCache(object):
 
     # -- hit -------------------------------------------------------------------
     def _use_cached(self, image, name, path, max_size):
-        meta = self._read_sidecar(name, path)
+        meta = self._read_sidecar(name, path, image)
         algorithm, digest = parse_checksum(image.get('checksum'))
         if meta.get('url') != image['url'] and not algorithm:
             raise ImageUnacceptable(
@@ -241,16 +258,40 @@ class ImageCache(object):
         result = evaluate(_inspect_info(path, header.format), declared_format=fmt, max_size=max_size)
         return CachedImage(path, result['format'], result['virtual_size'], name, fetched=False)
 
-    def _read_sidecar(self, name, path):
+    def _read_sidecar(self, name, path, image):
+        """The entry's sidecar. One written before fingerprints existed (an
+        earlier version) is brought up to date; a missing one (an earlier
+        version renamed the image first, and could crash in between) is
+        recreated from this request, trusting the bytes on first use as that
+        version did. A sidecar that exists but cannot be read is refused."""
         try:
             with open(self.sidecar(name)) as handle:
                 meta = json.load(handle)
+        except FileNotFoundError:
+            meta = {'url': image['url'], 'id': image_id(image), 'checksums': {}, 'adopted_at': utcnow(),
+                    'converted': False}
         except (OSError, ValueError):
             meta = None
         if not isinstance(meta, dict):
             raise ImageUnacceptable('cached image %s has no readable record of where it came from (%s): it is not '
                                     'used; remove both if no instance uses the image' % (path, self.sidecar(name)))
+        if 'fingerprint' not in meta:
+            self._adopt(name, path, meta)
         return meta
+
+    def _adopt(self, name, path, meta):
+        """Fill in what an earlier version's sidecar lacks: the format (from
+        the header), whether the entry is a conversion (a raw file whose size
+        is not the size downloaded) and then its content digest, and the
+        fingerprint."""
+        if not meta.get('format'):
+            with open(path, 'rb') as handle:
+                meta['format'] = inspect_fd(handle.fileno()).format
+        if 'converted' not in meta:
+            meta['converted'] = meta['format'] == 'raw' and meta.get('size') not in (None, os.path.getsize(path))
+        if meta['converted'] and not meta.get('content_digest'):
+            meta['content_digest'] = content_digest(path)
+        self._store_meta(name, meta, fingerprint=fingerprint(path))
 
     def _cached_digest(self, name, path, meta, algorithm):
         """The ``algorithm`` digest of what the entry was fetched as, checked
@@ -316,9 +357,10 @@ class ImageCache(object):
                             content_digest=content_digest(staged))
                 final = staged
             os.chmod(final, FILE_MODE)
-            meta['fingerprint'] = fingerprint(final)
+            meta['fingerprint'] = None       # taken once in place (a rename changes the ctime)
             atomic_write_json(self.sidecar(name), meta, mode=FILE_MODE)
             os.rename(final, path)
+            self._store_meta(name, meta, fingerprint=fingerprint(path))
         except BaseException:
             for leftover in (part, staged):
                 if os.path.exists(leftover):
@@ -359,43 +401,23 @@ class ImageCache(object):
         return dict((alg, h.hexdigest()) for alg, h in hashers.items()), copied
 
     def _download(self, url, target, wanted, cap, progress=None):
-        limit, why = cap
         hashers = dict((alg, hashlib.new(alg)) for alg in wanted)
-        deadline = _Deadline(self.fetch_deadline, url)
-        received = 0
+        count = {'received': 0, 'total': None}
         try:
-            response = open_url(url, timeout=self.fetch_timeout, validate_certs=self.validate_certs)
-            expected = response.headers.get('Content-Length')
-            total = int(expected) if expected is not None and expected.isdigit() else None
-            if limit is not None and total is not None and total > limit:
-                raise ImageUnacceptable('%s is %d bytes (Content-Length), larger than %s: not downloaded'
-                                        % (url, total, why))
-            # read1: one receive at a time, so a trickling server cannot
-            # hold one read (and the deadline check) for long.
-            read = getattr(response, 'read1', None) or response.read
-            next_report = PROGRESS_EVERY
-            with open(target, 'wb') as out:
-                while True:
-                    deadline.check(received)
-                    chunk = read(CHUNK)
-                    if not chunk:
-                        break
-                    received += len(chunk)
-                    if limit is not None and received > limit:
-                        raise ImageUnacceptable('download of %s stopped after %d bytes: larger than %s'
-                                                % (url, received, why))
-                    out.write(chunk)
-                    if progress and received >= next_report:
-                        progress(received, total)
-                        next_report += PROGRESS_EVERY
-                    for hasher in hashers.values():
-                        hasher.update(chunk)
-                out.flush()
-                os.fsync(out.fileno())
+            with wall_clock(self.fetch_deadline):
+                response = open_url(url, timeout=self.fetch_timeout, validate_certs=self.validate_certs)
+                with open(target, 'wb') as out:
+                    _stream(url, response, out, hashers, cap, count, progress)
+                    out.flush()
+                    os.fsync(out.fileno())
+        except _DeadlineReached:
+            raise ImageFetchError('download of %s stopped after %d bytes: fetch_deadline of %ss reached'
+                                  % (url, count['received'], self.fetch_deadline))
         except (ImageUnacceptable, ImageFetchError):
             raise
         except Exception as exc:  # urllib, socket, ssl and OS errors all end here
             raise ImageFetchError('could not download %s: %s' % (url, getattr(exc, 'reason', None) or exc))
+        received, total = count['received'], count['total']
         if total is not None and total != received:
             raise ImageFetchError('download of %s is truncated: got %d of %s bytes' % (url, received, total))
         if received == 0:
@@ -412,13 +434,41 @@ class ImageCache(object):
                                     % (image['url'], algorithm, digest, algorithm, checksums.get(algorithm)))
 
 
+def _stream(url, response, out, hashers, cap, count, progress):
+    """Response body -> ``out``, hashed, under the size cap; ``count``
+    keeps what arrived (for the deadline's message)."""
+    limit, why = cap
+    expected = response.headers.get('Content-Length')
+    count['total'] = total = int(expected) if expected is not None and expected.isdigit() else None
+    if limit is not None and total is not None and total > limit:
+        raise ImageUnacceptable('%s is %d bytes (Content-Length), larger than %s: not downloaded' % (url, total, why))
+    # read1: one receive at a time (a trickle returns at once, and the cap
+    # is checked after every receive)
+    read = getattr(response, 'read1', None) or response.read
+    next_report = PROGRESS_EVERY
+    while True:
+        chunk = read(CHUNK)
+        if not chunk:
+            return
+        count['received'] += len(chunk)
+        if limit is not None and count['received'] > limit:
+            raise ImageUnacceptable('download of %s stopped after %d bytes: larger than %s'
+                                    % (url, count['received'], why))
+        out.write(chunk)
+        if progress and count['received'] >= next_report:
+            progress(count['received'], total)
+            next_report += PROGRESS_EVERY
+        for hasher in hashers.values():
+            hasher.update(chunk)
+
+
 def _copy_fd(source, out, size, hashers):
     """Copy ``size`` bytes between descriptors; through Python only when
     hashing, else by the kernel (copy_file_range, or sendfile)."""
     copied = 0
     if hashers:
-        while True:
-            chunk = os.read(source, CHUNK)
+        while copied < size:        # what fstat said: a source that grows is not followed
+            chunk = os.read(source, min(CHUNK, size - copied))
             if not chunk:
                 break
             for hasher in hashers.values():

@@ -132,6 +132,8 @@ class MigrateModule(object):
         ssh = dict(self.params.get('dest_ssh') or {})
         if ssh.get('host') is not None:
             host = validate_host(ssh['host'], 'dest_ssh.host')
+        elif dest_host == self.this_host:
+            host = dest_host        # a same-host resize: ssh is never used, any compute_host name will do
         else:
             host = validate_host(dest_host, 'dest_host')
         user = ssh.get('user')

@@ -164,12 +164,40 @@ def test_converted_entry_knows_only_the_source_digests_it_took(tmp_path, image):
         cache.get({'url': url, 'checksum': 'sha256:' + digest(image)})
 
 
-def test_an_entry_without_provenance_is_not_used(cache, image):
+def test_an_unreadable_sidecar_is_refused(cache, image):
     base = cache.get({'url': 'file://' + image})
-    os.unlink(cache.sidecar(base.name))
+    with open(cache.sidecar(base.name), 'w') as handle:
+        handle.write('{not json')
     with pytest.raises(ImageUnacceptable, match='no readable record of where it came from'):
         cache.get({'url': 'file://' + image})
     assert os.path.exists(base.path)
+
+
+def test_an_earlier_versions_entry_without_sidecar_is_adopted_and_then_checked(cache, image):
+    """An earlier version renamed the image before writing its sidecar."""
+    base = cache.get({'url': 'file://' + image})
+    os.unlink(cache.sidecar(base.name))
+    assert not cache.get({'url': 'file://' + image}).fetched
+    with pytest.raises(ImageUnacceptable, match='checksum mismatch for cached'):
+        cache.get({'url': 'file://' + image, 'checksum': 'sha256:' + '0' * 64})
+    assert not cache.get({'url': 'file://' + image, 'checksum': 'sha256:' + digest(image)}).fetched
+
+
+def test_an_earlier_versions_converted_entry_keeps_its_source_digest(tmp_path, image):
+    """Sidecars without a fingerprint: the format, the conversion (raw, not
+    the size downloaded) and the content digest are filled in on first use."""
+    cache = ImageCache(InstancePaths(str(tmp_path / 'inst')), force_raw=True)
+    url = 'file://' + image
+    base = cache.get({'url': url, 'checksum': 'sha256:' + digest(image)})
+    with open(cache.sidecar(base.name)) as handle:
+        meta = json.load(handle)
+    legacy = dict((key, meta[key]) for key in ('url', 'id', 'format', 'virtual_size', 'size', 'checksums'))
+    with open(cache.sidecar(base.name), 'w') as handle:
+        json.dump(legacy, handle)
+    assert not cache.get({'url': url, 'checksum': 'sha256:' + digest(image)}).fetched
+    with open(cache.sidecar(base.name)) as handle:
+        meta = json.load(handle)
+    assert meta['converted'] and meta['content_digest'].startswith('sparse-sha256:') and meta['fingerprint']
 
 
 # --- 5. modes ---------------------------------------------------------------------------------------------
@@ -285,3 +313,57 @@ def test_content_digest_ignores_holes_but_not_data(tmp_path):
         handle.seek(15 * MiB)
         handle.write(b'z')
     assert _image_cache.content_digest(sparse) != _image_cache.content_digest(dense)
+
+
+@pytest.mark.parametrize('attack', ['endless-trailer', 'slow-headers'])
+def test_the_deadline_covers_headers_and_chunk_trailers(attack, tmp_path):
+    """What blocks inside one read (http.client reads trailers and headers
+    itself) is stopped by the wall clock too."""
+    import socket
+    import threading
+    server = socket.socket()
+    server.bind(('127.0.0.1', 0))
+    server.listen(1)
+
+    def serve():
+        peer, _addr = server.accept()
+        peer.recv(65536)
+        try:
+            if attack == 'endless-trailer':
+                peer.sendall(b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nQFI\xfb\r\n0\r\n')
+                while True:
+                    peer.sendall(b'X-Pad: ' + b'a' * 1000 + b'\r\n')
+            for n in range(100):
+                peer.sendall(b'HTTP/1.1 200 OK\r\n' if n == 0 else b'X-H%d: 1\r\n' % n)
+                time.sleep(0.3)
+        except OSError:
+            pass
+        finally:
+            peer.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    cache = ImageCache(InstancePaths(str(tmp_path / 'inst')), fetch_timeout=5, fetch_deadline=1)
+    started = time.monotonic()
+    with pytest.raises(ImageFetchError, match='fetch_deadline of 1s reached'):
+        cache.get({'url': 'http://127.0.0.1:%d/image' % server.getsockname()[1]})
+    assert time.monotonic() - started < 5
+    server.close()
+
+
+def test_a_local_source_that_grows_is_copied_only_as_far_as_it_was(tmp_path):
+    source = qcow2(tmp_path / 'grow.qcow2')
+    size = os.path.getsize(source)
+    cache = ImageCache(InstancePaths(str(tmp_path / 'inst')), force_raw=False)
+    real_copy = _image_cache._copy_fd
+
+    def grow_then_copy(src, out, length, hashers):
+        with open(source, 'ab') as handle:      # the owner appends while we copy
+            handle.write(b'\0' * MiB)
+        return real_copy(src, out, length, hashers)
+
+    _image_cache._copy_fd = grow_then_copy
+    try:
+        base = cache.get({'url': 'file://' + source, 'checksum': 'sha256:' + digest(source)})
+    finally:
+        _image_cache._copy_fd = real_copy
+    assert os.path.getsize(base.path) == size
