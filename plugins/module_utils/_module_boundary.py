@@ -7,6 +7,7 @@ its class, step and details, any other exception (the last resort) into
 
 from __future__ import annotations
 
+import os
 import traceback
 
 from ansible.module_utils.basic import missing_required_lib
@@ -15,12 +16,19 @@ from ansible_collections.novalite.compute.plugins.module_utils._errors import In
 from ansible_collections.novalite.compute.plugins.module_utils._requirements import missing_library
 
 
+# Whatever the modules and their commands (qemu-img, mkswap, genisoimage)
+# create is private from the start; the files others need get their mode
+# explicitly (_paths.FILE_MODE, DIR_MODE), so no fd is opened in a window.
+UMASK = 0o077
+
+
 def run_module(module, engine, default_step=None):
     """Run ``engine(module).run()`` and exit the module with its result.
     ``default_step`` names the step of an error that does not name one."""
     missing = missing_library()
     if missing:
         module.fail_json(msg=missing_required_lib(missing[0]), exception=missing[1])
+    os.umask(UMASK)
     try:
         result = engine(module).run()
     except NovaliteError as exc:

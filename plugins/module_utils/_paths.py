@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 
 DISK_ROOT = 'disk'
 DISK_LOCAL = 'disk.local'
@@ -36,6 +37,52 @@ CONSOLE_LOG = 'console.log'
 FILE_MODE = 0o640
 DIR_MODE = 0o711
 PRIVATE_DIR_MODE = 0o700
+
+
+def restrict(path, bits):
+    """Clear ``bits`` from a file's or directory's mode (never add any); a
+    filesystem that refuses (root-squashed NFS) keeps its modes."""
+    try:
+        mode = os.lstat(path).st_mode
+        if mode & bits and not stat.S_ISLNK(mode):
+            os.chmod(path, stat.S_IMODE(mode) & ~bits)
+    except OSError:
+        pass
+
+
+def tighten_tree(directory):
+    """An instance (or the cache) directory that others can read, left by an
+    earlier version: the directory and its files lose the others' bits."""
+    try:
+        if not stat.S_ISDIR(os.lstat(directory).st_mode) or not os.lstat(directory).st_mode & 0o006:
+            return
+        for entry in os.listdir(directory):
+            restrict(os.path.join(directory, entry), 0o007)
+    except OSError:
+        return
+    restrict(directory, 0o066)
+
+
+def _entries(directory):
+    try:
+        return os.listdir(directory)
+    except FileNotFoundError:
+        return []
+
+
+def make_traversable_parents(path):
+    """Create the missing parents of ``path`` as 0755, whatever the umask."""
+    missing = []
+    parent = os.path.dirname(path)
+    while parent and parent != os.path.dirname(parent) and not os.path.isdir(parent):
+        missing.append(parent)
+        parent = os.path.dirname(parent)
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, 0o755)
+        except FileExistsError:
+            continue
+        os.chmod(directory, 0o755)
 
 
 class InstancePaths(object):
@@ -88,13 +135,20 @@ class InstancePaths(object):
         return os.path.join(self.base_dir, cache_name)
 
     def ensure_layout(self):
-        """Create the top-level directories (and tighten ones an earlier
-        version made 0755). The instance tree must be traversable by the QEMU
-        user (DIR_MODE); records, locks and migrations stay private."""
+        """Create the top-level directories, the missing parents of the root
+        traversable (0755: QEMU must reach the disks). Directories an earlier
+        version left readable by others, and their files, lose the others'
+        read and write bits (nothing is ever added, so an operator's tighter
+        modes stay). Records, locks and migrations stay private."""
+        make_traversable_parents(self.root)
+        for entry in _entries(self.root):       # before their directories lose the bits that tell
+            if not entry.startswith('.') and (entry == '_base' or not entry.startswith('_')):
+                tighten_tree(os.path.join(self.root, entry))
         for path, mode in ((self.root, DIR_MODE), (self.base_dir, DIR_MODE),
                            (self.records_dir, PRIVATE_DIR_MODE), (self.locks_dir, PRIVATE_DIR_MODE),
                            (self.migrations_dir, PRIVATE_DIR_MODE)):
             if not os.path.isdir(path):
                 os.makedirs(path, mode)
-            if os.stat(path).st_mode & 0o777 != mode:
                 os.chmod(path, mode)
+            else:
+                restrict(path, 0o066 if mode == DIR_MODE else 0o077)

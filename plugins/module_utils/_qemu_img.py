@@ -71,7 +71,9 @@ def resize(path, fmt, size_bytes):
 
 
 def convert(src, src_fmt, dst, dst_fmt):
-    run([QEMU_IMG, 'convert', '-q', '-f', src_fmt, '-O', dst_fmt, src, dst],
+    """Convert ``src`` read as ``src_fmt`` (pinned, no backing file opened:
+    the source may be a freshly fetched, untrusted image)."""
+    run([QEMU_IMG, 'convert', '-q', '-O', dst_fmt, pinned(src, src_fmt), dst],
         'qemu-img convert %s to %s' % (src, dst_fmt))
 
 

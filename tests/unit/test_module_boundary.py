@@ -1,6 +1,8 @@
 """run_module: a collection error and any other exception both end in
 fail_json with ``error`` and ``step``; success in exit_json."""
 
+import os
+
 import pytest
 
 from ansible_collections.novalite.compute.plugins.module_utils import _module_boundary
@@ -35,9 +37,25 @@ def engine_raising(exc):
 
 def _run(engine, default_step='instance'):
     module = FakeModule()
-    with pytest.raises(SystemExit):
-        _module_boundary.run_module(module, engine, default_step=default_step)
+    old = os.umask(0o022)
+    try:
+        with pytest.raises(SystemExit):
+            _module_boundary.run_module(module, engine, default_step=default_step)
+        module.umask = os.umask(0o022)
+    finally:
+        os.umask(old)
     return module
+
+
+def test_the_module_runs_under_a_private_umask():
+    """What the modules and their commands create is private from the start."""
+    class Engine(object):
+        def __init__(self, module):
+            self.module = module
+
+        def run(self):
+            return {'changed': False}
+    assert _run(Engine).umask == 0o077
 
 
 @pytest.fixture(autouse=True)

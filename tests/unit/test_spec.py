@@ -237,6 +237,7 @@ def _dest_ssh(dest_host, dest_ssh):
     from ansible_collections.novalite.compute.plugins.module_utils._migrate_module import MigrateModule
     engine = MigrateModule.__new__(MigrateModule)       # no hypervisor: only the option check runs
     engine.params = {'dest_ssh': dest_ssh}
+    engine.this_host = 'hv1'
     return engine._dest_ssh(dest_host)
 
 
@@ -257,3 +258,12 @@ def test_instance_migrate_destination_defaults_to_dest_host():
     assert _dest_ssh('hv2', {'host': None, 'user': None, 'port': None, 'identity_file': None, 'python': None}) == {
         'host': 'hv2', 'user': None, 'port': None, 'identity_file': None, 'python': 'python3'}
     assert _dest_ssh('hv2', {'host': '10.0.0.12', 'user': 'nova', 'port': 2222})['host'] == '10.0.0.12'
+
+
+def test_a_same_host_resize_takes_any_compute_host_name():
+    """ssh is never used when the destination is this host."""
+    assert _dest_ssh('hv1', None)['host'] == 'hv1'
+    from ansible_collections.novalite.compute.plugins.module_utils._migrate_module import MigrateModule
+    engine = MigrateModule.__new__(MigrateModule)
+    engine.params, engine.this_host = {'dest_ssh': None}, 'rack 3/hv:1'
+    assert engine._dest_ssh('rack 3/hv:1')['host'] == 'rack 3/hv:1'
