@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 
+from ansible_collections.novalite.compute.plugins.module_utils._domain_xml import Domain
 from ansible_collections.novalite.compute.plugins.module_utils._errors import (
     DomainNotFound,
     DomainNotManaged,
@@ -110,7 +111,11 @@ class Host(object):
             return None
 
     def define(self, xml):
-        """Define (or redefine) a persistent domain from XML."""
+        """Define (or redefine) a persistent domain from XML; a domain of
+        that uuid that is not ours is never redefined (DomainNotManaged)."""
+        existing = self.any_guest_by_uuid(Domain.from_xml(xml).uuid)
+        if existing is not None:
+            self.check_managed(existing)
         with libvirt_errors('defining the domain'):
             return Guest(self.conn.defineXML(xml))
 

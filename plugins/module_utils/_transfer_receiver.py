@@ -41,6 +41,12 @@ bit, nothing for other users. Directories the receiver creates are 0o700
 for ``_records`` and ``_migrations`` and 0o711 otherwise (the qemu user can
 traverse them, other users cannot list them); directories that already
 exist keep their mode.
+
+A base image and its sidecar (``_base/<name>`` and ``_base/<name>.json``)
+are received under that image's cache lock (``_locks/image-<name>.lock``,
+the lock the destination's image cache takes): a fetch of the same image
+on the destination, or state_reconcile's removal of partial files, never
+meets a file being received, and ``skip_if_exists`` is decided under it.
 """
 
 from __future__ import annotations
@@ -54,7 +60,7 @@ import struct
 import sys
 
 FILE_MODES = 0o660                  # at most rw for owner and group, never a special bit
-PRIVATE_DIRS = ('_records', '_migrations')
+PRIVATE_DIRS = ('_records', '_migrations', '_locks')
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 PART_FLAGS = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -183,9 +189,32 @@ def main(root):
             else:
                 raise ValueError('unexpected frame %r' % kind)
 
+    def image_lock(parts):
+        """The cache lock of a ``_base/`` file (held until closed), or None."""
+        if len(parts) != 2 or parts[0] != '_base':
+            return None
+        image = parts[1][:-len('.json')] if parts[1].endswith('.json') else parts[1]
+        lock_name = 'image-%s.lock' % image
+        locks_fd = open_parent(['_locks', lock_name])
+        try:
+            fd = os.open(lock_name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=locks_fd)
+        finally:
+            os.close(locks_fd)
+        import fcntl
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return fd
+
     def receive(header):
         name = header['name']
         parts = components(name)
+        lock_fd = image_lock(parts)
+        try:
+            receive_unlocked(header, name, parts)
+        finally:
+            if lock_fd is not None:
+                os.close(lock_fd)
+
+    def receive_unlocked(header, name, parts):
         leaf, part = parts[-1], parts[-1] + '.part'
         dir_fd = open_parent(parts)
         try:

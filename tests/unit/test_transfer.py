@@ -218,3 +218,33 @@ def test_ssh_command_ends_its_options_right_before_the_host(host):
     assert argv[-3:-1] == ['--', host]
     assert argv.index('--') == len(argv) - 3 and argv.count('--') == 1
     assert argv.index('StrictHostKeyChecking=yes') < argv.index('--')
+
+
+def test_a_base_image_is_received_under_the_image_cache_lock(tmp_path):
+    """A fetch of the same image on the destination (or reconcile's cleanup
+    of partial files) never meets a base image being received."""
+    import threading
+    import time
+    from ansible_collections.novalite.compute.plugins.module_utils._locking import file_lock
+    from ansible_collections.novalite.compute.plugins.module_utils._paths import InstancePaths
+    dest = tmp_path / 'dest'
+    paths = InstancePaths(str(dest))
+    paths.ensure_layout()
+    image = sparse_file(tmp_path / 'img', MiB, [(0, b'x' * 100)])
+    held = threading.Event()
+
+    def fetch_in_progress():
+        with file_lock(paths.image_lock('img')):
+            held.set()
+            time.sleep(1.0)
+
+    fetcher = threading.Thread(target=fetch_in_progress)
+    fetcher.start()
+    held.wait()
+    started = time.monotonic()
+    with Transfer(local_receiver(str(dest)), 'local') as transfer:
+        transfer.send(image, '_base/img', skip_if_exists=True)
+    fetcher.join()
+    assert time.monotonic() - started >= 0.8
+    assert oct(os.stat(paths.locks_dir).st_mode & 0o777) == '0o700'
+    assert content_hash(dest / '_base' / 'img') == content_hash(image)
