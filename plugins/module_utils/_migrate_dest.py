@@ -29,7 +29,7 @@ from ansible_collections.novalite.compute.plugins.module_utils import _states as
 from ansible_collections.novalite.compute.plugins.module_utils._actions import Operation
 from ansible_collections.novalite.compute.plugins.module_utils._errors import MigrationError
 from ansible_collections.novalite.compute.plugins.module_utils._failpoints import name_of, reached
-from ansible_collections.novalite.compute.plugins.module_utils._image_cache import ImageCache, cache_name
+from ansible_collections.novalite.compute.plugins.module_utils._image_cache import ImageCache
 from ansible_collections.novalite.compute.plugins.module_utils._migration_policy import (
     check_capacity,
     check_status,
@@ -176,9 +176,10 @@ class MigrationDest(object):
         backing, backing_fmt = backing_of(root)
         if not backing or not record.image:
             return
-        local = self.paths.base_image(cache_name(record.image))
-        if not os.path.exists(local):
-            ImageCache(self.paths, force_raw=backing_fmt == 'raw', **self.fetch).get(record.image)
+        # Through the cache even when the entry is here (sent by the source,
+        # or fetched earlier): the hit is checked like a spawn's (the URL it
+        # came from, the image's checksum against its bytes).
+        local = ImageCache(self.paths, force_raw=backing_fmt == 'raw', **self.fetch).get(record.image).path
         if os.path.realpath(backing) != os.path.realpath(local):
             _qemu_img.rebase_unsafe(root, 'qcow2', local, backing_fmt)
 
