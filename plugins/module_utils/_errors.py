@@ -42,9 +42,9 @@ class InvalidInput(NovaliteError):
     """The module arguments are not acceptable; nothing was touched."""
 
 
-class DomainNotManaged(InvalidInput):
+class DomainNotManaged(NovaliteError):
     """A libvirt domain without this collection's metadata for this host:
-    it is never touched."""
+    it is never touched (the operation stops where it met it)."""
 
 
 class HypervisorError(NovaliteError):
