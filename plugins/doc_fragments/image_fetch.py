@@ -15,8 +15,8 @@ options:
     default: 60
   fetch_deadline:
     description:
-      - Overall seconds a download may take; past it the download stops with an error that says so. The last read
-        may add up to O(fetch_timeout) seconds. V(0) means no deadline.
+      - Overall seconds a download may take, connecting and headers included (a wall clock: whatever blocks is
+        interrupted); past it the download stops with an error that says so. V(0) means no deadline.
     type: int
     default: 3600
   max_image_size:
