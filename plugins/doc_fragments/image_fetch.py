@@ -15,7 +15,7 @@ options:
     default: 60
   fetch_deadline:
     description:
-      - Overall seconds a download may take, connecting and headers included (a wall clock: whatever blocks is
+      - Overall seconds a download may take, connecting and headers included (a wall clock - whatever blocks is
         interrupted); past it the download stops with an error that says so. V(0) means no deadline.
     type: int
     default: 3600
