@@ -47,7 +47,7 @@ from ansible_collections.novalite.compute.plugins.module_utils._errors import (
     InvalidInput,
 )
 from ansible_collections.novalite.compute.plugins.module_utils._image_checks import evaluate
-from ansible_collections.novalite.compute.plugins.module_utils._image_format import check_safe, inspect_fd
+from ansible_collections.novalite.compute.plugins.module_utils._image_format import check_safe, inspect_path
 from ansible_collections.novalite.compute.plugins.module_utils._locking import file_lock
 from ansible_collections.novalite.compute.plugins.module_utils._paths import FILE_MODE
 from ansible_collections.novalite.compute.plugins.module_utils._records import atomic_write_json, utcnow
@@ -252,9 +252,7 @@ class ImageCache(object):
                     'is not used and is left in place; if the image behind this URL changed, give it a new '
                     'image id or URL)' % (image['url'], algorithm, known, algorithm, digest))
         fmt = meta.get('format')
-        with open(path, 'rb') as handle:
-            header = inspect_fd(handle.fileno())
-        check_safe(header, declared_format=fmt)
+        header = check_safe(inspect_path(path), declared_format=fmt)
         result = evaluate(_inspect_info(path, header.format), declared_format=fmt, max_size=max_size)
         return CachedImage(path, result['format'], result['virtual_size'], name, fetched=False)
 
@@ -285,8 +283,7 @@ class ImageCache(object):
         is not the size downloaded) and then its content digest, and the
         fingerprint."""
         if not meta.get('format'):
-            with open(path, 'rb') as handle:
-                meta['format'] = inspect_fd(handle.fileno()).format
+            meta['format'] = inspect_path(path).format
         if 'converted' not in meta:
             meta['converted'] = meta['format'] == 'raw' and meta.get('size') not in (None, os.path.getsize(path))
         if meta['converted'] and not meta.get('content_digest'):
@@ -501,9 +498,7 @@ def _copy_fd(source, out, size, hashers):
 def _judge(path, declared_format, max_size):
     """(format, virtual size) of an image in the cache, or ImageUnacceptable.
     The header first, in-process; then qemu-img, format pinned."""
-    with open(path, 'rb') as handle:
-        header = inspect_fd(handle.fileno())
-    check_safe(header, declared_format=declared_format)
+    header = check_safe(inspect_path(path), declared_format=declared_format)
     info = _inspect_info(path, header.format)
     check = _inspect_check(path, header.format) if header.format == 'qcow2' else None
     result = evaluate(info, check, declared_format=header.format, max_size=max_size)

@@ -6,8 +6,8 @@ images.fetch_to_raw checks). Pure: input is qemu-img's parsed JSON."""
 from __future__ import annotations
 
 from ansible_collections.novalite.compute.plugins.module_utils._errors import ImageUnacceptable
+from ansible_collections.novalite.compute.plugins.module_utils._image_format import ALLOWED_FORMATS
 
-ALLOWED_FORMATS = ('raw', 'qcow2')
 GiB = 1024 ** 3
 
 

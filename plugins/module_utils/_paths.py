@@ -54,7 +54,8 @@ def tighten_tree(directory):
     """An instance (or the cache) directory that others can read, left by an
     earlier version: the directory and its files lose the others' bits."""
     try:
-        if not stat.S_ISDIR(os.lstat(directory).st_mode) or not os.lstat(directory).st_mode & 0o006:
+        mode = os.lstat(directory).st_mode
+        if not stat.S_ISDIR(mode) or not mode & 0o006:
             return
         for entry in os.listdir(directory):
             restrict(os.path.join(directory, entry), 0o007)
