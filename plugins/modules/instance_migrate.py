@@ -277,9 +277,9 @@ error:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.novalite.compute.plugins.module_utils._argspec import fetch_options, flavor_options, hypervisor_options
-from ansible_collections.novalite.compute.plugins.module_utils._migrate_module import MigrateModule
-from ansible_collections.novalite.compute.plugins.module_utils._module_boundary import run_module
+from ansible_collections.novalite.compute.plugins.module_utils._migrate.module import MigrateModule
+from ansible_collections.novalite.compute.plugins.module_utils._module.argspec import fetch_options, flavor_options, hypervisor_options
+from ansible_collections.novalite.compute.plugins.module_utils._module.boundary import run_module
 
 
 def main():

@@ -171,9 +171,9 @@ instance:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.novalite.compute.plugins.module_utils._argspec import fetch_options, hypervisor_options
-from ansible_collections.novalite.compute.plugins.module_utils._module_boundary import run_module
-from ansible_collections.novalite.compute.plugins.module_utils._reboot_module import RebootModule
+from ansible_collections.novalite.compute.plugins.module_utils._module.argspec import fetch_options, hypervisor_options
+from ansible_collections.novalite.compute.plugins.module_utils._module.boundary import run_module
+from ansible_collections.novalite.compute.plugins.module_utils._reboot.module import RebootModule
 
 
 def main():

@@ -335,9 +335,9 @@ instance:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.novalite.compute.plugins.module_utils._argspec import fetch_options, flavor_options, hypervisor_options
-from ansible_collections.novalite.compute.plugins.module_utils._instance_module import InstanceModule
-from ansible_collections.novalite.compute.plugins.module_utils._module_boundary import run_module
+from ansible_collections.novalite.compute.plugins.module_utils._instance.module import InstanceModule
+from ansible_collections.novalite.compute.plugins.module_utils._module.argspec import fetch_options, flavor_options, hypervisor_options
+from ansible_collections.novalite.compute.plugins.module_utils._module.boundary import run_module
 
 
 def main():

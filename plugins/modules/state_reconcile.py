@@ -189,9 +189,9 @@ mode:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.novalite.compute.plugins.module_utils._argspec import fetch_options, hypervisor_options
-from ansible_collections.novalite.compute.plugins.module_utils._module_boundary import run_module
-from ansible_collections.novalite.compute.plugins.module_utils._reconcile_module import ReconcileModule
+from ansible_collections.novalite.compute.plugins.module_utils._module.argspec import fetch_options, hypervisor_options
+from ansible_collections.novalite.compute.plugins.module_utils._module.boundary import run_module
+from ansible_collections.novalite.compute.plugins.module_utils._reconcile.module import ReconcileModule
 
 
 def main():

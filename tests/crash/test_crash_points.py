@@ -22,8 +22,8 @@ import threading
 import uuid as uuidlib
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.novalite.compute.plugins.module_utils._failpoints import name_of
-from ansible_collections.novalite.compute.plugins.module_utils._steps import STEPS
+from ansible_collections.novalite.compute.plugins.module_utils._common.failpoints import name_of
+from ansible_collections.novalite.compute.plugins.module_utils._common.steps import STEPS
 
 import harness
 from harness import KILLED, ok, run

@@ -15,7 +15,7 @@ import time
 import libvirt
 import pytest
 
-from ansible_collections.novalite.compute.plugins.module_utils._transfer import allocated_bytes
+from ansible_collections.novalite.compute.plugins.module_utils._migrate.transfer import allocated_bytes
 from conftest import sha256_of
 
 PLAYBOOK = os.path.join(os.path.dirname(__file__), '..', '..', 'playbooks', 'resize.yml')

@@ -4,14 +4,14 @@ gets its error line, and the error names the instance and the step."""
 
 import pytest
 
-from ansible_collections.novalite.compute.plugins.module_utils._actions import Operation
-from ansible_collections.novalite.compute.plugins.module_utils._errors import (
+from ansible_collections.novalite.compute.plugins.module_utils._common.errors import (
     HypervisorError,
     InternalError,
     NovaliteError,
 )
-from ansible_collections.novalite.compute.plugins.module_utils._paths import InstancePaths
-from ansible_collections.novalite.compute.plugins.module_utils._records import InstanceRecord, RecordStore
+from ansible_collections.novalite.compute.plugins.module_utils._store.operation import Operation
+from ansible_collections.novalite.compute.plugins.module_utils._store.paths import InstancePaths
+from ansible_collections.novalite.compute.plugins.module_utils._store.records import InstanceRecord, RecordStore
 
 UUID = '0b6f4c1e-3333-4c4c-9d9d-0123456789ab'
 

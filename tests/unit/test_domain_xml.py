@@ -5,10 +5,10 @@ import os
 
 import pytest
 
-from ansible_collections.novalite.compute.plugins.module_utils._designer import build_domain
-from ansible_collections.novalite.compute.plugins.module_utils._domain_xml import Disk, Domain
-from ansible_collections.novalite.compute.plugins.module_utils._paths import InstancePaths
-from ansible_collections.novalite.compute.plugins.module_utils._records import InstanceRecord
+from ansible_collections.novalite.compute.plugins.module_utils._libvirt.designer import build_domain
+from ansible_collections.novalite.compute.plugins.module_utils._libvirt.domain_xml import Disk, Domain
+from ansible_collections.novalite.compute.plugins.module_utils._store.paths import InstancePaths
+from ansible_collections.novalite.compute.plugins.module_utils._store.records import InstanceRecord
 
 GOLDEN = os.path.join(os.path.dirname(__file__), 'golden')
 

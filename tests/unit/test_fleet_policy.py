@@ -3,12 +3,12 @@
 
 import pytest
 
-from ansible_collections.novalite.compute.plugins.module_utils._fleet_policy import (
+from ansible_collections.novalite.compute.plugins.module_utils._reconcile.fleet_policy import (
     fleet_view,
     migration_actions,
     outcome_of,
 )
-from ansible_collections.novalite.compute.plugins.module_utils._records import InstanceRecord
+from ansible_collections.novalite.compute.plugins.module_utils._store.records import InstanceRecord
 
 S, D = 'hvS', 'hvD'
 MID = 'm-1'

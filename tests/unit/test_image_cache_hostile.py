@@ -9,13 +9,12 @@ import time
 
 import pytest
 
-from ansible_collections.novalite.compute.plugins.module_utils import _image_cache
-from ansible_collections.novalite.compute.plugins.module_utils import _qemu_img
-from ansible_collections.novalite.compute.plugins.module_utils._commands import run
-from ansible_collections.novalite.compute.plugins.module_utils._errors import CommandError, ImageFetchError, \
-    ImageUnacceptable
-from ansible_collections.novalite.compute.plugins.module_utils._image_cache import ImageCache, download_cap
-from ansible_collections.novalite.compute.plugins.module_utils._paths import InstancePaths
+from ansible_collections.novalite.compute.plugins.module_utils._common.commands import run
+from ansible_collections.novalite.compute.plugins.module_utils._common.errors import CommandError, ImageFetchError, ImageUnacceptable
+from ansible_collections.novalite.compute.plugins.module_utils._storage import image_cache as _image_cache
+from ansible_collections.novalite.compute.plugins.module_utils._storage import qemu_img as _qemu_img
+from ansible_collections.novalite.compute.plugins.module_utils._storage.image_cache import ImageCache, download_cap
+from ansible_collections.novalite.compute.plugins.module_utils._store.paths import InstancePaths
 
 MiB = 1024 * 1024
 
@@ -289,7 +288,7 @@ def test_download_cap(max_size, max_image_size, expected):
     ({'fetch_deadline': -1}, 'fetch_deadline must not be negative'),
 ])
 def test_fetch_settings(params, error):
-    from ansible_collections.novalite.compute.plugins.module_utils._errors import InvalidInput
+    from ansible_collections.novalite.compute.plugins.module_utils._common.errors import InvalidInput
     if error is None:
         settings = _image_cache.fetch_settings(params)
         assert settings['max_image_size'] in (20 * 1024 ** 3, MiB)

@@ -5,9 +5,9 @@ import subprocess
 
 import pytest
 
-from ansible_collections.novalite.compute.plugins.module_utils._errors import ImageFetchError, ImageUnacceptable
-from ansible_collections.novalite.compute.plugins.module_utils._image_cache import ImageCache
-from ansible_collections.novalite.compute.plugins.module_utils._paths import InstancePaths
+from ansible_collections.novalite.compute.plugins.module_utils._common.errors import ImageFetchError, ImageUnacceptable
+from ansible_collections.novalite.compute.plugins.module_utils._storage.image_cache import ImageCache
+from ansible_collections.novalite.compute.plugins.module_utils._store.paths import InstancePaths
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ import subprocess
 
 import pytest
 
-from ansible_collections.novalite.compute.plugins.module_utils._errors import ImageUnacceptable
-from ansible_collections.novalite.compute.plugins.module_utils._image_cache import _judge as judge_cached
-from ansible_collections.novalite.compute.plugins.module_utils._image_checks import evaluate
+from ansible_collections.novalite.compute.plugins.module_utils._common.errors import ImageUnacceptable
+from ansible_collections.novalite.compute.plugins.module_utils._storage.image_cache import _judge as judge_cached
+from ansible_collections.novalite.compute.plugins.module_utils._storage.image_checks import evaluate
 
 GiB = 1024 ** 3
 QCOW2 = {'format': 'qcow2', 'virtual-size': GiB, 'format-specific': {'type': 'qcow2', 'data': {'corrupt': False}}}

@@ -11,9 +11,9 @@ import subprocess
 
 import pytest
 
-from ansible_collections.novalite.compute.plugins.module_utils import _image_format
-from ansible_collections.novalite.compute.plugins.module_utils._errors import ImageUnacceptable
-from ansible_collections.novalite.compute.plugins.module_utils._image_format import (
+from ansible_collections.novalite.compute.plugins.module_utils._common.errors import ImageUnacceptable
+from ansible_collections.novalite.compute.plugins.module_utils._storage import image_format as _image_format
+from ansible_collections.novalite.compute.plugins.module_utils._storage.image_format import (
     check_safe,
     detect_format,
     inspect_fd,
@@ -474,4 +474,4 @@ def test_stdlib_only():
         elif isinstance(node, ast.ImportFrom):
             imported.add(node.module)
     assert imported == {'__future__', 'os', 'stat', 'struct',
-                        'ansible_collections.novalite.compute.plugins.module_utils._errors'}
+                        'ansible_collections.novalite.compute.plugins.module_utils._common.errors'}

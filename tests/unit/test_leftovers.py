@@ -9,13 +9,13 @@ import textwrap
 
 import pytest
 
-from ansible_collections.novalite.compute.plugins.module_utils import _leftovers as leftovers
-from ansible_collections.novalite.compute.plugins.module_utils._actions import Operation
-from ansible_collections.novalite.compute.plugins.module_utils._failpoints import ENVIRONMENT_VARIABLE
-from ansible_collections.novalite.compute.plugins.module_utils._locking import file_lock
-from ansible_collections.novalite.compute.plugins.module_utils._paths import InstancePaths
-from ansible_collections.novalite.compute.plugins.module_utils._records import InstanceRecord, RecordStore
-from ansible_collections.novalite.compute.plugins.module_utils._steps import STEPS, check_step
+from ansible_collections.novalite.compute.plugins.module_utils._common.failpoints import ENVIRONMENT_VARIABLE
+from ansible_collections.novalite.compute.plugins.module_utils._common.steps import STEPS, check_step
+from ansible_collections.novalite.compute.plugins.module_utils._store import leftovers
+from ansible_collections.novalite.compute.plugins.module_utils._store.locking import file_lock
+from ansible_collections.novalite.compute.plugins.module_utils._store.operation import Operation
+from ansible_collections.novalite.compute.plugins.module_utils._store.paths import InstancePaths
+from ansible_collections.novalite.compute.plugins.module_utils._store.records import InstanceRecord, RecordStore
 
 UUID = '3f0c6a52-1111-4222-8333-444455556666'
 
@@ -107,9 +107,9 @@ def test_the_failpoint_kills_its_process_only_at_its_step(paths):
     program = textwrap.dedent('''
         import sys
         sys.path.insert(0, sys.argv[2])
-        from ansible_collections.novalite.compute.plugins.module_utils._actions import Operation
-        from ansible_collections.novalite.compute.plugins.module_utils._paths import InstancePaths
-        from ansible_collections.novalite.compute.plugins.module_utils._records import InstanceRecord, RecordStore
+        from ansible_collections.novalite.compute.plugins.module_utils._store.operation import Operation
+        from ansible_collections.novalite.compute.plugins.module_utils._store.paths import InstancePaths
+        from ansible_collections.novalite.compute.plugins.module_utils._store.records import InstanceRecord, RecordStore
         op = Operation(RecordStore(InstancePaths(sys.argv[1])), InstanceRecord({'uuid': 'u', 'name': 'n'}), 'stop')
         op.step('power off')
         print('passed')

@@ -4,11 +4,11 @@ same migration is reused and its task state put back, so that migrate
 accepts it (it refused with "task_state on disk is None, expected
 resize_prep")."""
 
-from ansible_collections.novalite.compute.plugins.module_utils import _migrations as ms
-from ansible_collections.novalite.compute.plugins.module_utils._migrate_source import MigrationSource
-from ansible_collections.novalite.compute.plugins.module_utils._migrations import MigrationStore
-from ansible_collections.novalite.compute.plugins.module_utils._paths import InstancePaths
-from ansible_collections.novalite.compute.plugins.module_utils._records import InstanceRecord, RecordStore
+from ansible_collections.novalite.compute.plugins.module_utils._common import migration_states as ms
+from ansible_collections.novalite.compute.plugins.module_utils._migrate.source import MigrationSource
+from ansible_collections.novalite.compute.plugins.module_utils._store.migrations import MigrationStore
+from ansible_collections.novalite.compute.plugins.module_utils._store.paths import InstancePaths
+from ansible_collections.novalite.compute.plugins.module_utils._store.records import InstanceRecord, RecordStore
 
 UUID = '6a1d7c0e-5555-4666-8777-888899990000'
 FLAVOR = {'vcpus': 1, 'memory_mb': 128, 'root_gb': 1, 'ephemeral_gb': 0, 'swap_mb': 0}

@@ -2,13 +2,13 @@
 
 import pytest
 
-from ansible_collections.novalite.compute.plugins.module_utils._errors import (
+from ansible_collections.novalite.compute.plugins.module_utils._common.errors import (
     InstanceInvalidState,
     InstanceLocked,
     InvalidInput,
     MigrationError,
 )
-from ansible_collections.novalite.compute.plugins.module_utils._migration_policy import (
+from ansible_collections.novalite.compute.plugins.module_utils._migrate.policy import (
     check_capacity,
     check_status,
     claim_for,
@@ -16,7 +16,7 @@ from ansible_collections.novalite.compute.plugins.module_utils._migration_policy
     power_on_after,
     vm_state_after_confirm,
 )
-from ansible_collections.novalite.compute.plugins.module_utils._records import InstanceRecord
+from ansible_collections.novalite.compute.plugins.module_utils._store.records import InstanceRecord
 
 FLAVOR = {'vcpus': 1, 'memory_mb': 128, 'root_gb': 1, 'ephemeral_gb': 1, 'swap_mb': 16}
 

@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from ansible_collections.novalite.compute.plugins.module_utils import _module_boundary
-from ansible_collections.novalite.compute.plugins.module_utils._errors import InternalError, InvalidInput
+from ansible_collections.novalite.compute.plugins.module_utils._common.errors import InternalError, InvalidInput
+from ansible_collections.novalite.compute.plugins.module_utils._module import boundary as _module_boundary
 
 
 class FakeModule(object):

@@ -4,7 +4,7 @@ an operator's tighter modes kept."""
 
 import os
 
-from ansible_collections.novalite.compute.plugins.module_utils._paths import InstancePaths
+from ansible_collections.novalite.compute.plugins.module_utils._store.paths import InstancePaths
 
 
 def mode(path):

@@ -2,8 +2,8 @@
 
 import pytest
 
-from ansible_collections.novalite.compute.plugins.module_utils._errors import InstanceInvalidState, WaitTimeout
-from ansible_collections.novalite.compute.plugins.module_utils._power import PowerState, from_libvirt, wait_for
+from ansible_collections.novalite.compute.plugins.module_utils._common.errors import InstanceInvalidState, WaitTimeout
+from ansible_collections.novalite.compute.plugins.module_utils._libvirt.power import PowerState, from_libvirt, wait_for
 
 
 class FakeClock(object):

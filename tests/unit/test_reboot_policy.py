@@ -2,13 +2,13 @@
 
 import pytest
 
-from ansible_collections.novalite.compute.plugins.module_utils._errors import InstanceInvalidState, InstanceLocked
-from ansible_collections.novalite.compute.plugins.module_utils._reboot_policy import (
+from ansible_collections.novalite.compute.plugins.module_utils._common.errors import InstanceInvalidState, InstanceLocked
+from ansible_collections.novalite.compute.plugins.module_utils._reboot.policy import (
     check_can_reboot,
     plan_reboot,
     state_after_failure,
 )
-from ansible_collections.novalite.compute.plugins.module_utils._records import InstanceRecord
+from ansible_collections.novalite.compute.plugins.module_utils._store.records import InstanceRecord
 
 ON = {'defined': True, 'power_state': 'running'}
 OFF = {'defined': True, 'power_state': 'shutdown'}

@@ -6,17 +6,17 @@ import os
 
 import pytest
 
-from ansible_collections.novalite.compute.plugins.module_utils import _reboot
-from ansible_collections.novalite.compute.plugins.module_utils._errors import (
+from ansible_collections.novalite.compute.plugins.module_utils._common.errors import (
     HypervisorError,
     NovaliteError,
     UnexpectedTaskState,
 )
-from ansible_collections.novalite.compute.plugins.module_utils._paths import InstancePaths
-from ansible_collections.novalite.compute.plugins.module_utils._power import PowerState
-from ansible_collections.novalite.compute.plugins.module_utils._reboot import Rebooter
-from ansible_collections.novalite.compute.plugins.module_utils._reboot_policy import plan_reboot
-from ansible_collections.novalite.compute.plugins.module_utils._records import ANY, InstanceRecord, RecordStore
+from ansible_collections.novalite.compute.plugins.module_utils._libvirt.power import PowerState
+from ansible_collections.novalite.compute.plugins.module_utils._reboot import reboot as _reboot
+from ansible_collections.novalite.compute.plugins.module_utils._reboot.policy import plan_reboot
+from ansible_collections.novalite.compute.plugins.module_utils._reboot.reboot import Rebooter
+from ansible_collections.novalite.compute.plugins.module_utils._store.paths import InstancePaths
+from ansible_collections.novalite.compute.plugins.module_utils._store.records import ANY, InstanceRecord, RecordStore
 
 UUID = '6a3e1c2d-2222-4b4b-8c8c-0123456789ab'
 R, OFF = PowerState.RUNNING, PowerState.SHUTDOWN

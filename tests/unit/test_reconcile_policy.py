@@ -2,8 +2,8 @@
 
 import pytest
 
-from ansible_collections.novalite.compute.plugins.module_utils._reconcile_policy import Action, changes, recover, sync
-from ansible_collections.novalite.compute.plugins.module_utils._records import InstanceRecord
+from ansible_collections.novalite.compute.plugins.module_utils._reconcile.policy import Action, changes, recover, sync
+from ansible_collections.novalite.compute.plugins.module_utils._store.records import InstanceRecord
 
 HERE, OTHER = 'hv1', 'hv2'
 

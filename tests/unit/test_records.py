@@ -8,14 +8,14 @@ import time
 
 import pytest
 
-from ansible_collections.novalite.compute.plugins.module_utils import _records
-from ansible_collections.novalite.compute.plugins.module_utils._errors import (
+from ansible_collections.novalite.compute.plugins.module_utils._common.errors import (
     LockTimeout,
     RecordCorrupt,
     UnexpectedTaskState,
 )
-from ansible_collections.novalite.compute.plugins.module_utils._paths import InstancePaths
-from ansible_collections.novalite.compute.plugins.module_utils._records import InstanceRecord, RecordStore
+from ansible_collections.novalite.compute.plugins.module_utils._store import records as _records
+from ansible_collections.novalite.compute.plugins.module_utils._store.paths import InstancePaths
+from ansible_collections.novalite.compute.plugins.module_utils._store.records import InstanceRecord, RecordStore
 
 UUID = '3f2b0f0e-1111-4a4a-9b9b-0123456789ab'
 

@@ -1,8 +1,8 @@
 """The soft reboot loop against a scripted fake guest on a fake clock."""
 
-from ansible_collections.novalite.compute.plugins.module_utils._errors import WaitTimeout
-from ansible_collections.novalite.compute.plugins.module_utils._power import PowerState
-from ansible_collections.novalite.compute.plugins.module_utils._reboot import (
+from ansible_collections.novalite.compute.plugins.module_utils._common.errors import WaitTimeout
+from ansible_collections.novalite.compute.plugins.module_utils._libvirt.power import PowerState
+from ansible_collections.novalite.compute.plugins.module_utils._reboot.reboot import (
     REBOOTED_BY_GUEST,
     RESTARTED,
     soft_reboot,

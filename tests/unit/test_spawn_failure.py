@@ -7,13 +7,13 @@ import os
 
 import pytest
 
-from ansible_collections.novalite.compute.plugins.module_utils import _spawn
-from ansible_collections.novalite.compute.plugins.module_utils._errors import NovaliteError
-from ansible_collections.novalite.compute.plugins.module_utils._image_cache import CachedImage
-from ansible_collections.novalite.compute.plugins.module_utils._paths import InstancePaths
-from ansible_collections.novalite.compute.plugins.module_utils._plan import plan
-from ansible_collections.novalite.compute.plugins.module_utils._records import InstanceRecord, RecordStore
-from ansible_collections.novalite.compute.plugins.module_utils._spawn import Spawner
+from ansible_collections.novalite.compute.plugins.module_utils._common.errors import NovaliteError
+from ansible_collections.novalite.compute.plugins.module_utils._instance import spawn as _spawn
+from ansible_collections.novalite.compute.plugins.module_utils._instance.policy import plan
+from ansible_collections.novalite.compute.plugins.module_utils._instance.spawn import Spawner
+from ansible_collections.novalite.compute.plugins.module_utils._storage.image_cache import CachedImage
+from ansible_collections.novalite.compute.plugins.module_utils._store.paths import InstancePaths
+from ansible_collections.novalite.compute.plugins.module_utils._store.records import InstanceRecord, RecordStore
 
 UUID = '9c1d2e3f-4444-4d4d-8e8e-0123456789ab'
 

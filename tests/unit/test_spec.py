@@ -2,8 +2,8 @@
 
 import pytest
 
-from ansible_collections.novalite.compute.plugins.module_utils._errors import InvalidInput
-from ansible_collections.novalite.compute.plugins.module_utils import _spec
+from ansible_collections.novalite.compute.plugins.module_utils._common import spec as _spec
+from ansible_collections.novalite.compute.plugins.module_utils._common.errors import InvalidInput
 
 
 @pytest.mark.parametrize('name, ok', [
@@ -234,7 +234,7 @@ def test_ssh_ports(port, ok):
 
 
 def _dest_ssh(dest_host, dest_ssh):
-    from ansible_collections.novalite.compute.plugins.module_utils._migrate_module import MigrateModule
+    from ansible_collections.novalite.compute.plugins.module_utils._migrate.module import MigrateModule
     engine = MigrateModule.__new__(MigrateModule)       # no hypervisor: only the option check runs
     engine.params = {'dest_ssh': dest_ssh}
     engine.this_host = 'hv1'
@@ -263,7 +263,7 @@ def test_instance_migrate_destination_defaults_to_dest_host():
 def test_a_same_host_resize_takes_any_compute_host_name():
     """ssh is never used when the destination is this host."""
     assert _dest_ssh('hv1', None)['host'] == 'hv1'
-    from ansible_collections.novalite.compute.plugins.module_utils._migrate_module import MigrateModule
+    from ansible_collections.novalite.compute.plugins.module_utils._migrate.module import MigrateModule
     engine = MigrateModule.__new__(MigrateModule)
     engine.params, engine.this_host = {'dest_ssh': None}, 'rack 3/hv:1'
     assert engine._dest_ssh('rack 3/hv:1')['host'] == 'rack 3/hv:1'

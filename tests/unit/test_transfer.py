@@ -7,8 +7,8 @@ import stat
 
 import pytest
 
-from ansible_collections.novalite.compute.plugins.module_utils._errors import TransferError
-from ansible_collections.novalite.compute.plugins.module_utils._transfer import (
+from ansible_collections.novalite.compute.plugins.module_utils._common.errors import TransferError
+from ansible_collections.novalite.compute.plugins.module_utils._migrate.transfer import (
     SshTarget,
     Transfer,
     allocated_bytes,
@@ -225,8 +225,8 @@ def test_a_base_image_is_received_under_the_image_cache_lock(tmp_path):
     of partial files) never meets a base image being received."""
     import threading
     import time
-    from ansible_collections.novalite.compute.plugins.module_utils._locking import file_lock
-    from ansible_collections.novalite.compute.plugins.module_utils._paths import InstancePaths
+    from ansible_collections.novalite.compute.plugins.module_utils._store.locking import file_lock
+    from ansible_collections.novalite.compute.plugins.module_utils._store.paths import InstancePaths
     dest = tmp_path / 'dest'
     paths = InstancePaths(str(dest))
     paths.ensure_layout()

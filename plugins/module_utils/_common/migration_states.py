@@ -1,0 +1,22 @@
+# Copyright (c) 2026 novalite.compute contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Migration statuses, as Nova's: pre-migrating -> migrating ->
+post-migrating -> finished -> confirming -> confirmed, or -> reverting ->
+reverted; error on failure. Each host records the statuses it has seen itself
+(``_store.migrations``)."""
+
+PRE_MIGRATING = 'pre-migrating'
+MIGRATING = 'migrating'
+POST_MIGRATING = 'post-migrating'
+FINISHED = 'finished'
+CONFIRMING = 'confirming'
+CONFIRMED = 'confirmed'
+REVERTING = 'reverting'
+REVERTED = 'reverted'
+ERROR = 'error'
+
+STATUSES = (PRE_MIGRATING, MIGRATING, POST_MIGRATING, FINISHED, CONFIRMING, CONFIRMED, REVERTING, REVERTED,
+            ERROR)
+DONE = (CONFIRMED, REVERTED)
+# In flight: counts against the destination's capacity.
+CLAIMING = (PRE_MIGRATING, MIGRATING, POST_MIGRATING, FINISHED, CONFIRMING, REVERTING)

@@ -1,0 +1,179 @@
+# Copyright (c) 2026 novalite.compute contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""libvirt_instance's engine: the one object that talks to AnsibleModule.
+
+find the instance -> observe libvirt -> plan (pure) -> execute or, in check
+mode, only report. The plan is computed by the same function either way;
+the real run computes it under the per-name lock (one instance per name, even
+when two runs of a new name start together) and again under the
+per-instance lock, taken after the name lock.
+"""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+
+from ansible_collections.novalite.compute.plugins.module_utils._common import states
+from ansible_collections.novalite.compute.plugins.module_utils._common.errors import DomainNotManaged, InvalidInput
+from ansible_collections.novalite.compute.plugins.module_utils._common.ownership import check_owner
+from ansible_collections.novalite.compute.plugins.module_utils._common.spec import normalise
+from ansible_collections.novalite.compute.plugins.module_utils._instance.lifecycle import Lifecycle
+from ansible_collections.novalite.compute.plugins.module_utils._instance.policy import is_live, managed_view, plan, predict
+from ansible_collections.novalite.compute.plugins.module_utils._instance.spawn import Spawner
+from ansible_collections.novalite.compute.plugins.module_utils._module.diff import DifferenceTracker
+from ansible_collections.novalite.compute.plugins.module_utils._module.hypervisor import hypervisor
+from ansible_collections.novalite.compute.plugins.module_utils._module.lookup import observed_of
+from ansible_collections.novalite.compute.plugins.module_utils._module.views import record_view
+from ansible_collections.novalite.compute.plugins.module_utils._storage.image_cache import ImageCache, fetch_settings
+from ansible_collections.novalite.compute.plugins.module_utils._store.records import InstanceRecord
+
+
+class InstanceModule(object):
+    def __init__(self, module):
+        self.module = module
+        params = module.params
+        self.params = params
+        self.this_host, self.paths, self.store, self.host = hypervisor(params)
+        self.images = ImageCache(self.paths, force_raw=params['force_raw_images'], **fetch_settings(params))
+        self.lifecycle = Lifecycle(self.host, self.paths, self.store)
+        self.spawner = Spawner(self.host, self.paths, self.store, self.images)
+        self._step_results = {}
+
+    # -- finding -------------------------------------------------------------
+    def _find_record(self, desired):
+        """The record this task is about, or None for a new instance."""
+        by_name = self.store.find_by_name(desired['name'])
+        if desired['uuid']:
+            record = self.store.load(desired['uuid'])
+            if is_live(record) and record.name != desired['name']:
+                raise InvalidInput('uuid %s belongs to instance %s, not %s (renaming is not supported)'
+                                   % (desired['uuid'], record.name, desired['name']))
+            if by_name is not None and by_name.uuid != desired['uuid']:
+                raise InvalidInput('instance %s already exists with uuid %s'
+                                   % (desired['name'], by_name.uuid))
+            return record
+        return by_name
+
+    def _observe(self, desired, record):
+        """(guest or None, observed dict). A domain, found by uuid or by name,
+        must be ours (carry our metadata for this host) to be touched."""
+        uuid = record.uuid if record is not None else desired['uuid']
+        try:
+            guest = self.host.guest_by_uuid(uuid) if uuid else None
+            named = self.host.guest_by_name(desired['name']) if guest is None and not is_live(record) else None
+            if named is not None:
+                self.host.check_managed(named)
+        except DomainNotManaged as exc:
+            raise exc.with_context(instance=desired['name'])
+        if named is not None:
+            if desired['state'] != 'absent' or (uuid and named.uuid != uuid):
+                raise InvalidInput('a libvirt domain named %s (uuid %s) exists without an instance record '
+                                   'on this host; remove it with state=absent first'
+                                   % (desired['name'], named.uuid))
+            guest = named
+        return guest, observed_of(guest)
+
+    def _assess(self, desired):
+        record = self._find_record(desired)
+        if is_live(record):
+            check_owner(record, self.this_host)
+        guest, observed = self._observe(desired, record)
+        return record, guest, observed, plan(desired, record, observed)
+
+    @staticmethod
+    def _uuid_of(desired, record, guest):
+        """The uuid the instance has or gets: its record's, the one asked
+        for, its domain's, or a new one."""
+        return (record.uuid if record is not None else None) or desired['uuid'] \
+            or (guest.uuid if guest is not None else None) or str(uuidlib.uuid4())
+
+    # -- running -------------------------------------------------------------
+    def run(self):
+        desired = normalise(self.params)
+        with self.host:
+            if self.module.check_mode:
+                record, _guest, observed, steps = self._assess(desired)
+                before = managed_view(record, observed)
+            else:
+                record, steps, before = self._converge(desired)
+            after = predict(before, steps, desired)
+            return self._result(record, steps, before, after)
+
+    def _converge(self, desired):
+        """The real run: (record, steps, before). Assessed under the name lock,
+        so a second run of a name being built waits and finds the instance
+        instead of building another; executed under the instance lock too
+        (taken after the name lock, always), assessed once more there."""
+        self.paths.ensure_layout()
+        with self.store.name_lock(desired['name']):
+            record, guest, observed, steps = self._assess(desired)
+            if not steps:
+                return record, steps, managed_view(record, observed)
+            uuid = self._uuid_of(desired, record, guest)
+            with self.store.lock(uuid, desired['name']):
+                desired['uuid'] = uuid
+                record, guest, observed, steps = self._assess(desired)
+                before = managed_view(record, observed)
+                return self._execute(desired, record, guest, steps), steps, before
+
+    def _execute(self, desired, record, guest, steps):
+        results = self._step_results
+        for step in steps:
+            if step.name == 'spawn':
+                record = self._new_record(desired, record)
+                self.spawner.spawn(record, power_on=step.params['power_on'],
+                                   admin_password=self.params.get('admin_password'),
+                                   wait_timeout=self.params['wait_timeout'])
+            elif step.name == 'delete':
+                self.lifecycle.delete(record if is_live(record) else None, guest)
+            elif step.name == 'redefine':
+                self.lifecycle.redefine(record)
+            elif step.name == 'start':
+                self.lifecycle.start(record, wait_timeout=self.params['wait_timeout'])
+            elif step.name == 'stop':
+                results['shutdown'] = self.lifecycle.stop(record, shutdown_timeout=self.params['shutdown_timeout'])
+            elif step.name == 'resize':
+                self.lifecycle.resize(record, step.params['flavor'])
+            elif step.name == 'update_metadata':
+                self.lifecycle.update_metadata(record, desired['metadata'])
+            elif step.name in ('lock', 'unlock'):
+                self.lifecycle.set_locked(record, step.name == 'lock')
+        return record
+
+    def _new_record(self, desired, old):
+        """A fresh record for a new instance (or a build that never launched)."""
+        keep = old.to_dict() if old is not None and is_live(old) else {}
+        return InstanceRecord({
+            'uuid': desired['uuid'],
+            'name': desired['name'],
+            'host': self.this_host,
+            'vm_state': states.BUILDING,
+            'task_state': None,
+            'flavor': desired['flavor'],
+            'image': desired['image'],
+            'networks': [dict(n) for n in desired['networks']],
+            'metadata': desired['metadata'] or {},
+            'key_data': desired['key_data'],
+            'user_data': desired['user_data'],
+            'config_drive': desired['config_drive'],
+            'virt_type': desired['virt_type'],
+            'use_cow_images': desired['use_cow_images'],
+            'created_at': keep.get('created_at'),
+        })
+
+    def _result(self, record, steps, before, after):
+        result = {
+            'changed': bool(steps),
+            'plan': [step.to_dict() for step in steps],
+        }
+        result.update(self._step_results)
+        if record is not None and not self.module.check_mode:
+            record = self.store.load(record.uuid) or record
+        result['instance'] = record_view(record, self.paths) if record is not None else {}
+        result['instance']['state'] = after['state']
+        if self.module._diff:
+            tracker = DifferenceTracker()
+            for key in sorted(set(before) | set(after)):
+                tracker.add(key, before.get(key), after.get(key))
+            result['diff'] = tracker.get_diff()
+        return result

@@ -1,0 +1,161 @@
+# Copyright (c) 2026 novalite.compute contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What libvirt_instance must do: a pure decision from (desired, record,
+observed) to a list of steps. Check mode reports exactly this plan; the real
+run executes exactly this plan. No libvirt, no Ansible imports.
+
+``observed`` is ``{'defined': bool, 'power_state': 'running'|'shutdown'|…|None}``.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.novalite.compute.plugins.module_utils._common import states
+from ansible_collections.novalite.compute.plugins.module_utils._common.errors import (
+    InstanceInvalidState,
+    InstanceLocked,
+    InvalidInput,
+)
+from ansible_collections.novalite.compute.plugins.module_utils._common.flavor import flavor_values, resize_problems
+
+RUNNING = 'running'
+OFF = 'shutdown'
+_ON_STATES = ('running', 'paused')
+
+
+class Step(object):
+    def __init__(self, name, **params):
+        self.name = name
+        self.params = params
+
+    def to_dict(self):
+        entry = {'step': self.name}
+        entry.update(self.params)
+        return entry
+
+    def __eq__(self, other):
+        return isinstance(other, Step) and (self.name, self.params) == (other.name, other.params)
+
+    def __repr__(self):
+        return 'Step(%r, %r)' % (self.name, self.params)
+
+
+def is_live(record):
+    return record is not None and record.vm_state != states.DELETED
+
+
+def plan(desired, record, observed):
+    """Return the list of Steps that converge the instance on ``desired``.
+
+    A locked record (Nova's check_instance_lock) refuses every change except
+    the unlock itself: ``locked: false`` unlocks first, ``locked: true``
+    locks after the other steps."""
+    steps = _plan_state(desired, record, observed)
+    want = desired.get('locked')
+    locked = bool(record.locked) if is_live(record) else False
+    if locked and want is not False and steps:
+        raise InstanceLocked('instance is locked; pass locked=false to change it',
+                             instance=record.label, step='check lock')
+    if want is False and locked:
+        steps.insert(0, Step('unlock'))
+    elif want and not locked and desired['state'] != 'absent':
+        steps.append(Step('lock'))
+    return steps
+
+
+def _plan_state(desired, record, observed):
+    label = '%s' % desired['name']
+    if desired['state'] == 'absent':
+        return [Step('delete')] if is_live(record) or observed['defined'] else []
+
+    if not is_live(record):
+        if observed['defined']:
+            raise InvalidInput('a libvirt domain with uuid %s already exists but has no instance record on this host'
+                               % desired.get('uuid'), instance=label)
+        return [_spawn_step(desired, label)]
+
+    if record.task_state is not None:
+        raise InstanceInvalidState(
+            'task_state is %s: an operation is in progress or was interrupted '
+            '(run novalite.compute.state_reconcile to recover it)' % record.task_state,
+            instance=record.label)
+
+    steps = []
+    power = observed['power_state']
+    if not observed['defined']:
+        if record.launched_at is None:
+            # The build never finished: building again loses nothing.
+            return [_spawn_step(desired, label, record)]
+        steps.append(Step('redefine'))
+        power = OFF
+
+    if desired.get('flavor') is not None:
+        old, new = flavor_values(record.flavor), flavor_values(desired['flavor'])
+        if old != new:
+            problems = resize_problems(old, new)
+            if problems:
+                raise InvalidInput('; '.join(problems), instance=record.label, step='resize')
+            if power in _ON_STATES:
+                steps.append(Step('stop'))
+                power = OFF
+            steps.append(Step('resize', flavor=new))
+
+    if desired.get('metadata') is not None and desired['metadata'] != (record.metadata or {}):
+        steps.append(Step('update_metadata'))
+
+    if desired['state'] == 'running' and power != RUNNING:
+        steps.append(Step('start'))
+    elif desired['state'] == 'stopped' and power in _ON_STATES:
+        steps.append(Step('stop'))
+    return steps
+
+
+def _spawn_step(desired, label, record=None):
+    missing = [field for field in ('flavor', 'image') if desired.get(field) is None]
+    if missing:
+        raise InvalidInput('%s required to create the instance' % ' and '.join(missing), instance=label)
+    return Step('spawn', power_on=desired['state'] == 'running')
+
+
+# --- what the operator sees in diff mode ---------------------------------------
+def managed_view(record, observed):
+    """The fields libvirt_instance manages, as they are now."""
+    if not is_live(record):
+        return {'state': 'absent'}
+    power = observed['power_state'] if observed['defined'] else None
+    return {
+        'state': RUNNING if power == RUNNING else 'stopped',
+        'vm_state': record.vm_state,
+        'power_state': power,
+        'flavor': flavor_values(record.flavor),
+        'metadata': dict(record.metadata or {}),
+        'locked': bool(record.locked),
+    }
+
+
+def predict(before, steps, desired):
+    """The managed view after ``steps`` succeed (pure, for check and diff mode)."""
+    after = dict(before)
+    for step in steps:
+        if step.name == 'delete':
+            after = {'state': 'absent'}
+        elif step.name == 'spawn':
+            on = step.params['power_on']
+            after = {'state': RUNNING if on else 'stopped',
+                     'vm_state': states.ACTIVE if on else states.STOPPED,
+                     'power_state': RUNNING if on else OFF,
+                     'flavor': flavor_values(desired['flavor']),
+                     'metadata': dict(desired.get('metadata') or {}),
+                     'locked': False}
+        elif step.name == 'redefine':
+            after.update(power_state=OFF, state='stopped')
+        elif step.name == 'start':
+            after.update(state=RUNNING, vm_state=states.ACTIVE, power_state=RUNNING)
+        elif step.name == 'stop':
+            after.update(state='stopped', vm_state=states.STOPPED, power_state=OFF)
+        elif step.name == 'resize':
+            after['flavor'] = dict(step.params['flavor'])
+        elif step.name == 'update_metadata':
+            after['metadata'] = dict(desired['metadata'])
+        elif step.name in ('lock', 'unlock'):
+            after['locked'] = step.name == 'lock'
+    return after

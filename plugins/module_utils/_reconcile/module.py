@@ -1,0 +1,82 @@
+# Copyright (c) 2026 novalite.compute contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""state_reconcile's engine: the one object that talks to AnsibleModule."""
+
+from __future__ import annotations
+
+from ansible_collections.novalite.compute.plugins.module_utils._common.errors import InvalidInput, ReconcileIncomplete
+from ansible_collections.novalite.compute.plugins.module_utils._common.spec import validate_uuid
+from ansible_collections.novalite.compute.plugins.module_utils._module.hypervisor import hypervisor
+from ansible_collections.novalite.compute.plugins.module_utils._reconcile.fleet_policy import RECORD_FIELDS
+from ansible_collections.novalite.compute.plugins.module_utils._reconcile.policy import changes
+from ansible_collections.novalite.compute.plugins.module_utils._reconcile.reconcile import Reconciler, run_all
+from ansible_collections.novalite.compute.plugins.module_utils._storage.image_cache import fetch_settings
+
+REPORT_KEYS = ('compute_host', 'records', 'migrations')
+
+
+def validate_fleet(fleet):
+    """The ``fleet`` option: the ``report`` results of state_reconcile on
+    the hypervisors (the reconcile playbook gathers them)."""
+    reports = []
+    for index, report in enumerate(fleet or []):
+        if not isinstance(report, dict) or any(key not in report for key in REPORT_KEYS):
+            raise InvalidInput('fleet[%d] is not a state_reconcile report (keys %s)' % (index, ', '.join(REPORT_KEYS)))
+        if not isinstance(report['records'], list) or not isinstance(report['migrations'], list):
+            raise InvalidInput('fleet[%d]: records and migrations must be lists' % index)
+        reports.append(report)
+    return reports
+
+
+class ReconcileModule(object):
+    def __init__(self, module):
+        self.module = module
+        p = module.params
+        self.params = p
+        self.this_host, self.paths, self.store, self.host = hypervisor(p)
+        self.reconciler = Reconciler(self.host, self.paths, self.store, self.this_host,
+                                     resume=p['resume_guests_state_on_host_boot'],
+                                     shutdown_timeout=p['shutdown_timeout'], wait_timeout=p['wait_timeout'],
+                                     fetch=fetch_settings(p))
+
+    def _owners(self):
+        owners = {}
+        for uuid, host in (self.params.get('owners') or {}).items():
+            owners[validate_uuid(uuid)] = str(host)
+        return owners
+
+    def run(self):
+        mode = self.params['mode']
+        owners = self._owners()
+        fleet = validate_fleet(self.params.get('fleet'))
+        only = set(self.params.get('instances') or [])
+        if any(not item for item in only):
+            raise InvalidInput('instances must not contain empty names')
+        with self.host:
+            records = self.store.list()
+            entries, orphans = self.reconciler.plan(mode, records, owners, only, fleet)
+            files = self.reconciler.host_leftovers() if mode != 'sync' and not only else []
+            result = {'changed': any(changes(e['actions']) for e in entries) or bool(files),
+                      'compute_host': self.this_host, 'mode': mode, 'plan': [self._view(e) for e in entries],
+                      'orphans': orphans, 'leftovers': files, 'results': [], 'errors': 0,
+                      'report': self.reconciler.report(records),
+                      'records': [dict((f, r.to_dict().get(f)) for f in RECORD_FIELDS) for r in records]}
+            if self.module.check_mode or not result['changed']:
+                return result
+            results, errors = run_all(self.reconciler, entries, mode)
+            removed = self.reconciler.remove_host_leftovers() if files else []
+        result.update(results=results, errors=errors, leftovers_removed=removed,
+                      changed=any(r.get('done') and any(a['action'] != 'note' for a in r['done']) for r in results)
+                      or errors > 0 or bool(removed))
+        if errors and self.params['fail_on_error']:
+            raise ReconcileIncomplete('%d instance(s) could not be reconciled' % errors, **result)
+        return result
+
+    @staticmethod
+    def _view(entry):
+        view = {'uuid': entry['uuid'], 'name': entry['name'], 'owner': entry['owner'],
+                'observed_power_state': entry['observed']['power_state'],
+                'actions': [a.to_dict() for a in entry['actions']]}
+        if entry.get('outcome') is not None:
+            view['migration'] = entry['outcome'].to_dict()
+        return view
