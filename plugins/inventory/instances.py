@@ -10,7 +10,7 @@ version_added: 0.1.0
 description:
   - Reads the instance records that novalite.compute keeps on each hypervisor (C(<instances_path>/_records/*.json))
     and yields every instance a hypervisor owns as an inventory host, named after the instance.
-  - A hypervisor is read on this machine, or over SSH by a one-line Python program (nothing to install there).
+  - A hypervisor is read on this machine, or over SSH by a small standard-library Python program (nothing to install there).
   - Host variables - C(novalite_uuid), C(novalite_vm_state), C(novalite_power_state), C(novalite_task_state),
     C(novalite_flavor), C(novalite_host) (the owner's compute_host), C(novalite_hypervisor) (the hypervisor's
     inventory name, what the playbooks C(delegate_to)) and C(novalite_instances_path).
@@ -80,6 +80,7 @@ keyed_groups:
 # ansible-inventory -i novalite.instances.yml --graph
 '''
 
+import inspect
 import json
 import os
 import re
@@ -89,15 +90,7 @@ import subprocess
 from ansible.errors import AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
 
-DUMP = ("import glob, json, os, sys\n"
-        "records = []\n"
-        "for path in sorted(glob.glob(os.path.join(sys.argv[1], '_records', '*.json'))):\n"
-        "    try:\n"
-        "        with open(path) as handle:\n"
-        "            records.append(json.load(handle))\n"
-        "    except (OSError, ValueError):\n"
-        "        pass\n"
-        "print(json.dumps(records))\n")
+from ansible_collections.novalite.compute.plugins.module_utils._store import record_reader
 
 
 def _group_name(prefix, value):
@@ -124,7 +117,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
     def _records(self, hv):
         root = hv.get('instances_path') or '/var/lib/novalite/instances'
         python = hv.get('python') or 'python3'
-        argv = [python, '-c', DUMP, root]
+        argv = [python, '-c', inspect.getsource(record_reader), root]     # the reader ships as its own source
         if hv.get('ssh_host'):
             ssh = ['ssh', '-o', 'BatchMode=yes']
             if hv.get('ssh_port'):

@@ -38,6 +38,8 @@ author:
 extends_documentation_fragment:
   - novalite.compute.hypervisor
   - novalite.compute.image_fetch
+  - novalite.compute.flavor
+  - novalite.compute.wait_timeout
 attributes:
   check_mode:
     support: full
@@ -67,31 +69,6 @@ options:
   flavor:
     description:
       - O(step=start) only. The new flavor; omitted, the move is a plain cold migration with the same flavor.
-    type: dict
-    suboptions:
-      name:
-        description: Optional flavor name.
-        type: str
-      vcpus:
-        description: Number of virtual CPUs.
-        type: int
-        required: true
-      memory_mb:
-        description: Memory in MiB.
-        type: int
-        required: true
-      root_gb:
-        description: Root disk size in GiB; never smaller than now.
-        type: int
-        default: 0
-      ephemeral_gb:
-        description: Ephemeral disk size in GiB; never smaller than now.
-        type: int
-        default: 0
-      swap_mb:
-        description: Swap size in MiB (swap is recreated, never copied).
-        type: int
-        default: 0
   dest_ssh:
     description:
       - O(step=start) only. How the source reaches the destination to copy the disks (the SSH trust between
@@ -135,9 +112,7 @@ options:
     type: int
     default: 60
   wait_timeout:
-    description: Seconds to wait for the domain to run after starting it (V(finish), V(revert)).
-    type: int
-    default: 120
+    description: Seconds to wait for the domain to be running after starting it (V(finish), V(revert)).
 notes:
   - Disk bytes always cross SSH unless the probe proves the instances_path is the same storage on both hosts.
   - Confirm and revert are safe to repeat. Until confirm, the source copy in C(<uuid>_resize) is never removed.
@@ -278,7 +253,7 @@ error:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.novalite.compute.plugins.module_utils._migrate.module import MigrateModule
-from ansible_collections.novalite.compute.plugins.module_utils._module.argspec import fetch_options, flavor_options, hypervisor_options
+from ansible_collections.novalite.compute.plugins.module_utils._module.argspec import fetch_options, flavor_options, hypervisor_options, timeout_options
 from ansible_collections.novalite.compute.plugins.module_utils._module.boundary import run_module
 
 
@@ -300,9 +275,7 @@ def main():
             dest_ssh=dict(type='dict', options=ssh_spec),
             dest_instances_path=dict(type='path'),
             migration=dict(type='dict'),
-            shutdown_timeout=dict(type='int', default=60),
-            wait_timeout=dict(type='int', default=120),
-            **dict(hypervisor_options(), **fetch_options())
+            **dict(timeout_options('shutdown_timeout', 'wait_timeout'), **hypervisor_options(), **fetch_options())
         ),
         required_one_of=[('name', 'uuid', 'migration')],
         required_if=[('step', 'start', ('dest_host',)), ('step', 'prep', ('migration',))],

@@ -37,6 +37,7 @@ author:
 extends_documentation_fragment:
   - novalite.compute.hypervisor
   - novalite.compute.image_fetch
+  - novalite.compute.wait_timeout
 attributes:
   check_mode:
     support: full
@@ -68,10 +69,6 @@ options:
     description:
       - Seconds to wait for the guest to go down after the ACPI power button before falling back to a
         hard reboot (Nova's C(wait_soft_reboot_seconds)).
-    type: int
-    default: 120
-  wait_timeout:
-    description: Seconds to wait for the domain to be running after starting it.
     type: int
     default: 120
 notes:
@@ -171,7 +168,7 @@ instance:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.novalite.compute.plugins.module_utils._module.argspec import fetch_options, hypervisor_options
+from ansible_collections.novalite.compute.plugins.module_utils._module.argspec import fetch_options, hypervisor_options, timeout_options
 from ansible_collections.novalite.compute.plugins.module_utils._module.boundary import run_module
 from ansible_collections.novalite.compute.plugins.module_utils._reboot.module import RebootModule
 
@@ -182,9 +179,7 @@ def main():
             name=dict(type='str'),
             uuid=dict(type='str'),
             type=dict(type='str', default='soft', choices=['soft', 'hard']),
-            soft_timeout=dict(type='int', default=120),
-            wait_timeout=dict(type='int', default=120),
-            **dict(hypervisor_options(), **fetch_options())
+            **dict(timeout_options('soft_timeout', 'wait_timeout'), **hypervisor_options(), **fetch_options())
         ),
         required_one_of=[('name', 'uuid')],
         supports_check_mode=True,

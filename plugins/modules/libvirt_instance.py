@@ -37,6 +37,8 @@ author:
 extends_documentation_fragment:
   - novalite.compute.hypervisor
   - novalite.compute.image_fetch
+  - novalite.compute.flavor
+  - novalite.compute.wait_timeout
 attributes:
   check_mode:
     support: full
@@ -80,33 +82,6 @@ options:
   flavor:
     description:
       - Resources of the instance. Required to build one.
-    type: dict
-    suboptions:
-      name:
-        description: Optional flavor name, kept in the record.
-        type: str
-      vcpus:
-        description: Number of virtual CPUs.
-        type: int
-        required: true
-      memory_mb:
-        description: Memory in MiB.
-        type: int
-        required: true
-      root_gb:
-        description:
-          - Root disk size in GiB. V(0) keeps the image's virtual size.
-          - An image whose virtual size is larger is refused.
-        type: int
-        default: 0
-      ephemeral_gb:
-        description: Size of C(disk.local) in GiB, formatted ext4 with label C(ephemeral0). V(0) for none.
-        type: int
-        default: 0
-      swap_mb:
-        description: Size of C(disk.swap) in MiB, formatted as swap. V(0) for none.
-        type: int
-        default: 0
   image:
     description:
       - The image to boot from. Required to build an instance.
@@ -185,10 +160,6 @@ options:
     description: Convert non-raw images to raw when they enter the cache (Nova's C(force_raw_images)).
     type: bool
     default: false
-  wait_timeout:
-    description: Seconds to wait for the domain to be running after starting it.
-    type: int
-    default: 120
   shutdown_timeout:
     description:
       - Seconds to wait for a clean ACPI shutdown (the power button is pressed again every 10 s)
@@ -336,7 +307,7 @@ instance:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.novalite.compute.plugins.module_utils._instance.module import InstanceModule
-from ansible_collections.novalite.compute.plugins.module_utils._module.argspec import fetch_options, flavor_options, hypervisor_options
+from ansible_collections.novalite.compute.plugins.module_utils._module.argspec import fetch_options, flavor_options, hypervisor_options, timeout_options
 from ansible_collections.novalite.compute.plugins.module_utils._module.boundary import run_module
 
 
@@ -372,9 +343,7 @@ def main():
             virt_type=dict(type='str', default='kvm', choices=['kvm', 'qemu']),
             use_cow_images=dict(type='bool', default=True),
             force_raw_images=dict(type='bool', default=False),
-            wait_timeout=dict(type='int', default=120),
-            shutdown_timeout=dict(type='int', default=60),
-            **dict(hypervisor_options(), **fetch_options())
+            **dict(timeout_options('wait_timeout', 'shutdown_timeout'), **hypervisor_options(), **fetch_options())
         ),
         supports_check_mode=True,
     )

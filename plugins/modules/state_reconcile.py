@@ -45,6 +45,7 @@ author:
 extends_documentation_fragment:
   - novalite.compute.hypervisor
   - novalite.compute.image_fetch
+  - novalite.compute.wait_timeout
 attributes:
   check_mode:
     support: full
@@ -94,10 +95,6 @@ options:
     description: Seconds for a clean ACPI power-off before the domain is destroyed, when a stop is retried.
     type: int
     default: 60
-  wait_timeout:
-    description: Seconds to wait for a domain to run after starting it.
-    type: int
-    default: 120
 seealso:
   - module: novalite.compute.instance_reboot
   - module: novalite.compute.instance_migrate
@@ -189,7 +186,7 @@ mode:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.novalite.compute.plugins.module_utils._module.argspec import fetch_options, hypervisor_options
+from ansible_collections.novalite.compute.plugins.module_utils._module.argspec import fetch_options, hypervisor_options, timeout_options
 from ansible_collections.novalite.compute.plugins.module_utils._module.boundary import run_module
 from ansible_collections.novalite.compute.plugins.module_utils._reconcile.module import ReconcileModule
 
@@ -203,9 +200,7 @@ def main():
             instances=dict(type='list', elements='str'),
             resume_guests_state_on_host_boot=dict(type='bool', default=False),
             fail_on_error=dict(type='bool', default=False),
-            shutdown_timeout=dict(type='int', default=60),
-            wait_timeout=dict(type='int', default=120),
-            **dict(hypervisor_options(), **fetch_options())
+            **dict(timeout_options('shutdown_timeout', 'wait_timeout'), **hypervisor_options(), **fetch_options())
         ),
         supports_check_mode=True,
     )

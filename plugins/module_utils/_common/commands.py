@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import os
 import resource
-import shutil
 import subprocess
+
+from ansible.module_utils.common.process import get_bin_path
 
 from ansible_collections.novalite.compute.plugins.module_utils._common.errors import CommandError
 
@@ -30,13 +31,18 @@ def _limiter(address_space=None, cpu_seconds=None):
 
 
 # Tools such as mkswap and mkfs.ext4 live in sbin, which a non-root user's
-# PATH (an SSH login, say) often lacks.
+# PATH (an SSH login, say) often lacks: searched after PATH, in this order.
 SBIN_DIRS = ('/usr/local/sbin', '/usr/sbin', '/sbin')
 
 
 def find_command(name):
-    search = os.pathsep.join([os.environ.get('PATH', os.defpath)] + list(SBIN_DIRS))
-    return shutil.which(name, path=search)
+    """The path of ``name`` in PATH, else in SBIN_DIRS; None when in neither.
+    get_bin_path searches its ``opt_dirs`` before PATH, so PATH leads them."""
+    search = os.environ.get('PATH', os.defpath).split(os.pathsep) + list(SBIN_DIRS)
+    try:
+        return get_bin_path(name, opt_dirs=search)
+    except ValueError:
+        return None
 
 
 def run(argv, what, ok_codes=(0,), address_space=None, cpu_seconds=None, timeout=None):

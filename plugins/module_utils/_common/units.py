@@ -4,3 +4,6 @@
 
 MiB = 1024 ** 2
 GiB = 1024 ** 3
+
+CHUNK = MiB                 # one read or write when a file is copied, streamed or hashed
+PROGRESS_EVERY = 64 * MiB   # a long copy reports its progress this often

@@ -17,15 +17,11 @@ from ansible_collections.novalite.compute.plugins.module_utils._common.errors im
     DomainNotFound,
     NovaliteError,
 )
+from ansible_collections.novalite.compute.plugins.module_utils._common.power_states import PowerState
 from ansible_collections.novalite.compute.plugins.module_utils._libvirt.designer import instance_metadata
 from ansible_collections.novalite.compute.plugins.module_utils._libvirt.domain_xml import METADATA_NS
 from ansible_collections.novalite.compute.plugins.module_utils._libvirt.guest_xml import write_guest_xml
-from ansible_collections.novalite.compute.plugins.module_utils._libvirt.power import (
-    PowerState,
-    clean_power_off,
-    power_label,
-    wait_running,
-)
+from ansible_collections.novalite.compute.plugins.module_utils._libvirt.power import clean_power_off, power_label, wait_running
 from ansible_collections.novalite.compute.plugins.module_utils._storage.disks import resize_disks
 from ansible_collections.novalite.compute.plugins.module_utils._store import paths as _paths
 from ansible_collections.novalite.compute.plugins.module_utils._store.operation import Operation, error_out
@@ -33,10 +29,13 @@ from ansible_collections.novalite.compute.plugins.module_utils._store.records im
 
 
 class Lifecycle(object):
-    def __init__(self, host, paths, store):
-        self.host = host
-        self.paths = paths
-        self.store = store
+    """Operations on the existing instances of the hypervisor ``hv``
+    (a ``_module.hypervisor.Hypervisor``)."""
+
+    def __init__(self, hv):
+        self.host = hv.host
+        self.paths = hv.paths
+        self.store = hv.store
 
     def _guest(self, record):
         guest = self.host.guest_by_uuid(record.uuid)

@@ -1,12 +1,14 @@
 # Copyright (c) 2026 novalite.compute contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""libvirt_instance's engine: the one object that talks to AnsibleModule.
+"""libvirt_instance's module object: the one object that talks to AnsibleModule.
 
 find the instance -> observe libvirt -> plan (pure) -> execute or, in check
 mode, only report. The plan is computed by the same function either way;
 the real run computes it under the per-name lock (one instance per name, even
 when two runs of a new name start together) and again under the
-per-instance lock, taken after the name lock.
+per-instance lock, taken after the name lock (the sequence is
+``_module.runner.converge``). What each step predicts and does is the table
+in ``_instance/steps.py``.
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ from ansible_collections.novalite.compute.plugins.module_utils._common.errors im
 from ansible_collections.novalite.compute.plugins.module_utils._common.ownership import check_owner
 from ansible_collections.novalite.compute.plugins.module_utils._common.spec import normalise
 from ansible_collections.novalite.compute.plugins.module_utils._instance.lifecycle import Lifecycle
-from ansible_collections.novalite.compute.plugins.module_utils._instance.policy import is_live, managed_view, plan, predict
+from ansible_collections.novalite.compute.plugins.module_utils._instance.policy import is_live, managed_view, plan
 from ansible_collections.novalite.compute.plugins.module_utils._instance.spawn import Spawner
+from ansible_collections.novalite.compute.plugins.module_utils._instance.steps import execute, predict
 from ansible_collections.novalite.compute.plugins.module_utils._module.diff import DifferenceTracker
-from ansible_collections.novalite.compute.plugins.module_utils._module.hypervisor import hypervisor
+from ansible_collections.novalite.compute.plugins.module_utils._module.hypervisor import Hypervisor
 from ansible_collections.novalite.compute.plugins.module_utils._module.lookup import observed_of
+from ansible_collections.novalite.compute.plugins.module_utils._module.runner import converge
 from ansible_collections.novalite.compute.plugins.module_utils._module.views import record_view
-from ansible_collections.novalite.compute.plugins.module_utils._storage.image_cache import ImageCache, fetch_settings
 from ansible_collections.novalite.compute.plugins.module_utils._store.records import InstanceRecord
 
 
@@ -33,11 +36,11 @@ class InstanceModule(object):
         self.module = module
         params = module.params
         self.params = params
-        self.this_host, self.paths, self.store, self.host = hypervisor(params)
-        self.images = ImageCache(self.paths, force_raw=params['force_raw_images'], **fetch_settings(params))
-        self.lifecycle = Lifecycle(self.host, self.paths, self.store)
-        self.spawner = Spawner(self.host, self.paths, self.store, self.images)
-        self._step_results = {}
+        self.hv = hv = Hypervisor.from_params(params)
+        self.this_host, self.paths, self.store, self.host = hv.this_host, hv.paths, hv.store, hv.host
+        self.lifecycle = Lifecycle(hv)
+        self.spawner = Spawner(hv)
+        self.step_results = {}
 
     # -- finding -------------------------------------------------------------
     def _find_record(self, desired):
@@ -87,60 +90,52 @@ class InstanceModule(object):
         return (record.uuid if record is not None else None) or desired['uuid'] \
             or (guest.uuid if guest is not None else None) or str(uuidlib.uuid4())
 
-    # -- running -------------------------------------------------------------
+    # -- running (the sequence of _module.runner) ----------------------------
     def run(self):
         desired = normalise(self.params)
         with self.host:
-            if self.module.check_mode:
-                record, _guest, observed, steps = self._assess(desired)
-                before = managed_view(record, observed)
-            else:
-                record, steps, before = self._converge(desired)
+            record, steps, before = converge(
+                self.module.check_mode,
+                assess=lambda _previous: self._assess(desired),
+                act=lambda look: self._act(desired, look),
+                report=self._report,
+                locks=(lambda _look: self._name_lock(desired),
+                       lambda look: self._instance_lock(desired, look)),
+                look_first=False)
             after = predict(before, steps, desired)
             return self._result(record, steps, before, after)
 
-    def _converge(self, desired):
-        """The real run: (record, steps, before). Assessed under the name lock,
-        so a second run of a name being built waits and finds the instance
-        instead of building another; executed under the instance lock too
-        (taken after the name lock, always), assessed once more there."""
+    @staticmethod
+    def _report(look):
+        """Check mode: (record, steps, before) of the unlocked look."""
+        record, _guest, observed, steps = look
+        return record, steps, managed_view(record, observed)
+
+    def _name_lock(self, desired):
+        """The real run's first lock, taken before any look: the per-name
+        lock, so a second run of a name being built waits and finds the
+        instance instead of building another."""
         self.paths.ensure_layout()
-        with self.store.name_lock(desired['name']):
-            record, guest, observed, steps = self._assess(desired)
-            if not steps:
-                return record, steps, managed_view(record, observed)
-            uuid = self._uuid_of(desired, record, guest)
-            with self.store.lock(uuid, desired['name']):
-                desired['uuid'] = uuid
-                record, guest, observed, steps = self._assess(desired)
-                before = managed_view(record, observed)
-                return self._execute(desired, record, guest, steps), steps, before
+        return self.store.name_lock(desired['name'])
 
-    def _execute(self, desired, record, guest, steps):
-        results = self._step_results
-        for step in steps:
-            if step.name == 'spawn':
-                record = self._new_record(desired, record)
-                self.spawner.spawn(record, power_on=step.params['power_on'],
-                                   admin_password=self.params.get('admin_password'),
-                                   wait_timeout=self.params['wait_timeout'])
-            elif step.name == 'delete':
-                self.lifecycle.delete(record if is_live(record) else None, guest)
-            elif step.name == 'redefine':
-                self.lifecycle.redefine(record)
-            elif step.name == 'start':
-                self.lifecycle.start(record, wait_timeout=self.params['wait_timeout'])
-            elif step.name == 'stop':
-                results['shutdown'] = self.lifecycle.stop(record, shutdown_timeout=self.params['shutdown_timeout'])
-            elif step.name == 'resize':
-                self.lifecycle.resize(record, step.params['flavor'])
-            elif step.name == 'update_metadata':
-                self.lifecycle.update_metadata(record, desired['metadata'])
-            elif step.name in ('lock', 'unlock'):
-                self.lifecycle.set_locked(record, step.name == 'lock')
-        return record
+    def _instance_lock(self, desired, look):
+        """The per-instance lock (taken after the name lock, always), or
+        None when the look under the name lock plans nothing."""
+        record, guest, _observed, steps = look
+        if not steps:
+            return None
+        uuid = self._uuid_of(desired, record, guest)
+        desired['uuid'] = uuid
+        return self.store.lock(uuid, desired['name'])
 
-    def _new_record(self, desired, old):
+    def _act(self, desired, look):
+        """The real run: the steps of the last look (_instance/steps.py),
+        under the locks. Returns (record, steps, before)."""
+        record, guest, observed, steps = look
+        before = managed_view(record, observed)
+        return execute(self, desired, record, guest, steps), steps, before
+
+    def new_record(self, desired, old):
         """A fresh record for a new instance (or a build that never launched)."""
         keep = old.to_dict() if old is not None and is_live(old) else {}
         return InstanceRecord({
@@ -166,7 +161,7 @@ class InstanceModule(object):
             'changed': bool(steps),
             'plan': [step.to_dict() for step in steps],
         }
-        result.update(self._step_results)
+        result.update(self.step_results)
         if record is not None and not self.module.check_mode:
             record = self.store.load(record.uuid) or record
         result['instance'] = record_view(record, self.paths) if record is not None else {}

@@ -4,6 +4,10 @@
 observed) to a list of steps. Check mode reports exactly this plan; the real
 run executes exactly this plan. No libvirt, no Ansible imports.
 
+Also, per step, what it leaves (``predict_<step>``, for check and diff
+mode); ``_instance/steps.py`` is the table of the steps, pairing each
+prediction with what the real run does.
+
 ``observed`` is ``{'defined': bool, 'power_state': 'running'|'shutdown'|…|None}``.
 """
 
@@ -16,10 +20,16 @@ from ansible_collections.novalite.compute.plugins.module_utils._common.errors im
     InvalidInput,
 )
 from ansible_collections.novalite.compute.plugins.module_utils._common.flavor import flavor_values, resize_problems
+from ansible_collections.novalite.compute.plugins.module_utils._common.power_states import PowerState
 
-RUNNING = 'running'
-OFF = 'shutdown'
-_ON_STATES = ('running', 'paused')
+# Power states, as records and libvirt report them.
+RUNNING = PowerState.RUNNING.label
+OFF = PowerState.SHUTDOWN.label
+_ON_STATES = (PowerState.RUNNING.label, PowerState.PAUSED.label)
+# The values of the module's ``state`` option.
+STATE_RUNNING = 'running'
+STATE_STOPPED = 'stopped'
+STATE_ABSENT = 'absent'
 
 
 class Step(object):
@@ -57,14 +67,14 @@ def plan(desired, record, observed):
                              instance=record.label, step='check lock')
     if want is False and locked:
         steps.insert(0, Step('unlock'))
-    elif want and not locked and desired['state'] != 'absent':
+    elif want and not locked and desired['state'] != STATE_ABSENT:
         steps.append(Step('lock'))
     return steps
 
 
 def _plan_state(desired, record, observed):
     label = '%s' % desired['name']
-    if desired['state'] == 'absent':
+    if desired['state'] == STATE_ABSENT:
         return [Step('delete')] if is_live(record) or observed['defined'] else []
 
     if not is_live(record):
@@ -102,9 +112,9 @@ def _plan_state(desired, record, observed):
     if desired.get('metadata') is not None and desired['metadata'] != (record.metadata or {}):
         steps.append(Step('update_metadata'))
 
-    if desired['state'] == 'running' and power != RUNNING:
+    if desired['state'] == STATE_RUNNING and power != RUNNING:
         steps.append(Step('start'))
-    elif desired['state'] == 'stopped' and power in _ON_STATES:
+    elif desired['state'] == STATE_STOPPED and power in _ON_STATES:
         steps.append(Step('stop'))
     return steps
 
@@ -113,17 +123,17 @@ def _spawn_step(desired, label, record=None):
     missing = [field for field in ('flavor', 'image') if desired.get(field) is None]
     if missing:
         raise InvalidInput('%s required to create the instance' % ' and '.join(missing), instance=label)
-    return Step('spawn', power_on=desired['state'] == 'running')
+    return Step('spawn', power_on=desired['state'] == STATE_RUNNING)
 
 
 # --- what the operator sees in diff mode ---------------------------------------
 def managed_view(record, observed):
     """The fields libvirt_instance manages, as they are now."""
     if not is_live(record):
-        return {'state': 'absent'}
+        return {'state': STATE_ABSENT}
     power = observed['power_state'] if observed['defined'] else None
     return {
-        'state': RUNNING if power == RUNNING else 'stopped',
+        'state': STATE_RUNNING if power == RUNNING else STATE_STOPPED,
         'vm_state': record.vm_state,
         'power_state': power,
         'flavor': flavor_values(record.flavor),
@@ -132,30 +142,47 @@ def managed_view(record, observed):
     }
 
 
-def predict(before, steps, desired):
-    """The managed view after ``steps`` succeed (pure, for check and diff mode)."""
-    after = dict(before)
-    for step in steps:
-        if step.name == 'delete':
-            after = {'state': 'absent'}
-        elif step.name == 'spawn':
-            on = step.params['power_on']
-            after = {'state': RUNNING if on else 'stopped',
-                     'vm_state': states.ACTIVE if on else states.STOPPED,
-                     'power_state': RUNNING if on else OFF,
-                     'flavor': flavor_values(desired['flavor']),
-                     'metadata': dict(desired.get('metadata') or {}),
-                     'locked': False}
-        elif step.name == 'redefine':
-            after.update(power_state=OFF, state='stopped')
-        elif step.name == 'start':
-            after.update(state=RUNNING, vm_state=states.ACTIVE, power_state=RUNNING)
-        elif step.name == 'stop':
-            after.update(state='stopped', vm_state=states.STOPPED, power_state=OFF)
-        elif step.name == 'resize':
-            after['flavor'] = dict(step.params['flavor'])
-        elif step.name == 'update_metadata':
-            after['metadata'] = dict(desired['metadata'])
-        elif step.name in ('lock', 'unlock'):
-            after['locked'] = step.name == 'lock'
-    return after
+# --- what each step leaves, for check and diff mode --------------------------------
+# One function per step name: (managed view before the step, the Step,
+# desired) -> the managed view after it succeeds. _instance/steps.py pairs
+# each with what the real run does for that step.
+def predict_spawn(_after, step, desired):
+    on = step.params['power_on']
+    return {'state': STATE_RUNNING if on else STATE_STOPPED,
+            'vm_state': states.ACTIVE if on else states.STOPPED,
+            'power_state': RUNNING if on else OFF,
+            'flavor': flavor_values(desired['flavor']),
+            'metadata': dict(desired.get('metadata') or {}),
+            'locked': False}
+
+
+def predict_delete(_after, _step, _desired):
+    return {'state': STATE_ABSENT}
+
+
+def predict_redefine(after, _step, _desired):
+    return dict(after, power_state=OFF, state=STATE_STOPPED)
+
+
+def predict_start(after, _step, _desired):
+    return dict(after, state=STATE_RUNNING, vm_state=states.ACTIVE, power_state=RUNNING)
+
+
+def predict_stop(after, _step, _desired):
+    return dict(after, state=STATE_STOPPED, vm_state=states.STOPPED, power_state=OFF)
+
+
+def predict_resize(after, step, _desired):
+    return dict(after, flavor=dict(step.params['flavor']))
+
+
+def predict_update_metadata(after, _step, desired):
+    return dict(after, metadata=dict(desired['metadata']))
+
+
+def predict_lock(after, _step, _desired):
+    return dict(after, locked=True)
+
+
+def predict_unlock(after, _step, _desired):
+    return dict(after, locked=False)

@@ -20,10 +20,11 @@ import shutil
 
 from ansible_collections.novalite.compute.plugins.module_utils._common import states
 from ansible_collections.novalite.compute.plugins.module_utils._common.errors import NovaliteError
+from ansible_collections.novalite.compute.plugins.module_utils._common.power_states import PowerState
 from ansible_collections.novalite.compute.plugins.module_utils._common.units import GiB
 from ansible_collections.novalite.compute.plugins.module_utils._libvirt.designer import disk_mapping
 from ansible_collections.novalite.compute.plugins.module_utils._libvirt.guest_xml import write_guest_xml
-from ansible_collections.novalite.compute.plugins.module_utils._libvirt.power import PowerState, wait_running
+from ansible_collections.novalite.compute.plugins.module_utils._libvirt.power import wait_running
 from ansible_collections.novalite.compute.plugins.module_utils._storage import disks as _disks
 from ansible_collections.novalite.compute.plugins.module_utils._storage.config_drive import make_drive, metadata_files
 from ansible_collections.novalite.compute.plugins.module_utils._store import paths as _paths
@@ -37,66 +38,23 @@ def random_mac():
 
 
 class Spawner(object):
-    def __init__(self, host, paths, store, images):
-        self.host = host
-        self.paths = paths
-        self.store = store
-        self.images = images
+    """Builds instances on the hypervisor ``hv`` (a ``_module.hypervisor.Hypervisor``),
+    fetching images through its image cache."""
+
+    def __init__(self, hv):
+        self.host = hv.host
+        self.paths = hv.paths
+        self.store = hv.store
+        self.images = hv.images()
 
     def spawn(self, record, power_on=True, admin_password=None, wait_timeout=120):
         op = Operation(self.store, record, states.ACTION_CREATE)
         created = {'dir': None, 'guest': None}
-
-        def on_error(_exc):
-            self._cleanup(created)
-            record.vm_state = states.ERROR
-            record.task_state = None
-            record.power_state = PowerState.NOSTATE.label
-
-        with op.running(on_error=on_error):
-            op.step('scheduling')
-            op.transition(vm_state=states.BUILDING, task_state=states.SCHEDULING, fault=None,
-                          power_state=PowerState.NOSTATE.label)
-            self.host.check_virt_type(record.virt_type)
-
-            op.step('networking')
-            op.transition(expected=states.SCHEDULING, task_state=states.NETWORKING)
-            self._allocate_networks(record)
-
-            op.step('block_device_mapping')
-            op.transition(expected=states.NETWORKING, task_state=states.BLOCK_DEVICE_MAPPING)
-            mapping = disk_mapping(record)
-
-            op.transition(expected=states.BLOCK_DEVICE_MAPPING, task_state=states.SPAWNING)
-            op.step('fetch image')
-            root_bytes = (record.flavor.get('root_gb') or 0) * GiB
-            base = self.images.get(record.image, max_size=root_bytes,
-                                   progress=lambda done, total: op.progress('fetch_progress', bytes_done=done,
-                                                                            bytes_total=total))
-            op.event('image_cache', result='miss' if base.fetched else 'hit',
-                     cache_name=base.name, format=base.format, virtual_size=base.virtual_size)
-
-            op.step('create disks')
-            created['dir'] = self._make_instance_dir(record)
-            self._create_disks(record, mapping, base)
-
-            if record.config_drive:
-                op.step('config drive')
-                make_drive(self.paths.instance_file(record.uuid, _paths.DISK_CONFIG),
-                           metadata_files(record, admin_password))
-
-            op.step('guest xml')
-            xml = write_guest_xml(self.paths, record)
-
-            op.step('define domain')
-            guest = self.host.define(xml)
-            created['guest'] = guest
-            if power_on:
-                op.step('start domain')
-                guest.launch()
-                op.step('wait for running')
-                wait_running(guest, wait_timeout)
-
+        with op.running(on_error=lambda _exc: self._build_failed(record, created)):
+            mapping = self._schedule(op, record)
+            base = self._fetch_image(op, record)
+            xml = self._write_files(op, record, mapping, base, admin_password, created)
+            guest = self._boot(op, xml, power_on, wait_timeout, created)
             op.step('finish')
             op.transition(expected=states.SPAWNING,
                           vm_state=states.ACTIVE if power_on else states.STOPPED,
@@ -105,7 +63,72 @@ class Spawner(object):
                           launched_at=utcnow())
         return record
 
-    # -- phases ------------------------------------------------------------
+    def _build_failed(self, record, created):
+        """What a failed build leaves: nothing it created, the record in error."""
+        self._cleanup(created)
+        record.vm_state = states.ERROR
+        record.task_state = None
+        record.power_state = PowerState.NOSTATE.label
+
+    # -- steps, in order -----------------------------------------------------
+    def _schedule(self, op, record):
+        """scheduling -> networking -> block_device_mapping -> spawning: the
+        disk mapping."""
+        op.step('scheduling')
+        op.transition(vm_state=states.BUILDING, task_state=states.SCHEDULING, fault=None,
+                      power_state=PowerState.NOSTATE.label)
+        self.host.check_virt_type(record.virt_type)
+
+        op.step('networking')
+        op.transition(expected=states.SCHEDULING, task_state=states.NETWORKING)
+        self._allocate_networks(record)
+
+        op.step('block_device_mapping')
+        op.transition(expected=states.NETWORKING, task_state=states.BLOCK_DEVICE_MAPPING)
+        mapping = disk_mapping(record)
+
+        op.transition(expected=states.BLOCK_DEVICE_MAPPING, task_state=states.SPAWNING)
+        return mapping
+
+    def _fetch_image(self, op, record):
+        """The base image, through the cache (a miss fetches it)."""
+        op.step('fetch image')
+        root_bytes = (record.flavor.get('root_gb') or 0) * GiB
+        base = self.images.get(record.image, max_size=root_bytes,
+                               progress=lambda done, total: op.progress('fetch_progress', bytes_done=done,
+                                                                        bytes_total=total))
+        op.event('image_cache', result='miss' if base.fetched else 'hit',
+                 cache_name=base.name, format=base.format, virtual_size=base.virtual_size)
+        return base
+
+    def _write_files(self, op, record, mapping, base, admin_password, created):
+        """The instance directory: disks, config drive, guest XML (returned)."""
+        op.step('create disks')
+        created['dir'] = self._make_instance_dir(record)
+        self._create_disks(record, mapping, base)
+
+        if record.config_drive:
+            op.step('config drive')
+            make_drive(self.paths.instance_file(record.uuid, _paths.DISK_CONFIG),
+                       metadata_files(record, admin_password))
+
+        op.step('guest xml')
+        return write_guest_xml(self.paths, record)
+
+    def _boot(self, op, xml, power_on, wait_timeout, created):
+        """Define the domain and, when ``power_on``, start it and wait for it
+        to run. Returns the Guest."""
+        op.step('define domain')
+        guest = self.host.define(xml)
+        created['guest'] = guest
+        if power_on:
+            op.step('start domain')
+            guest.launch()
+            op.step('wait for running')
+            wait_running(guest, wait_timeout)
+        return guest
+
+    # -- helpers -----------------------------------------------------------
     def _allocate_networks(self, record):
         for nic in record.networks:
             if nic.get('bridge'):

@@ -9,9 +9,10 @@ Only libvirt calls with libvirt's own flag constants; errors are mapped by
 from __future__ import annotations
 
 from ansible_collections.novalite.compute.plugins.module_utils._common.errors import HypervisorError
+from ansible_collections.novalite.compute.plugins.module_utils._common.power_states import PowerState
 from ansible_collections.novalite.compute.plugins.module_utils._libvirt.domain_xml import Domain
 from ansible_collections.novalite.compute.plugins.module_utils._libvirt.libvirt_errors import libvirt_errors
-from ansible_collections.novalite.compute.plugins.module_utils._libvirt.power import PowerState, from_libvirt
+from ansible_collections.novalite.compute.plugins.module_utils._libvirt.power import from_libvirt
 
 try:
     import libvirt

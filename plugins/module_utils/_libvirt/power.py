@@ -1,17 +1,17 @@
 # Copyright (c) 2026 novalite.compute contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Power states and the one wait helper.
+"""Libvirt's power states and the one wait helper.
 
-``PowerState`` uses Nova's numbering (compute/power_state.py). The table that
-maps libvirt's ``VIR_DOMAIN_*`` states onto it lives here too; it is built
-from libvirt's own constants when libvirt-python is importable.
+``PowerState`` (Nova's numbering) and ``OFF_STATES`` are pure and live in
+``_common.power_states``. The table that maps libvirt's ``VIR_DOMAIN_*``
+states onto them lives here; it is built from libvirt's own constants when
+libvirt-python is importable.
 ``wait_for`` polls on a monotonic clock with capped backoff and raises
 ``WaitTimeout`` carrying the last state it saw.
 """
 
 from __future__ import annotations
 
-import enum
 import time
 
 from ansible_collections.novalite.compute.plugins.module_utils._common.errors import (
@@ -19,34 +19,12 @@ from ansible_collections.novalite.compute.plugins.module_utils._common.errors im
     NovaliteError,
     WaitTimeout,
 )
+from ansible_collections.novalite.compute.plugins.module_utils._common.power_states import OFF_STATES, PowerState
 
 try:
     import libvirt
 except ImportError:  # reported by the module via missing_required_lib
     libvirt = None
-
-
-class PowerState(enum.IntEnum):
-    NOSTATE = 0
-    RUNNING = 1
-    PAUSED = 3
-    SHUTDOWN = 4
-    CRASHED = 6
-    SUSPENDED = 7
-
-    @property
-    def label(self):
-        return self.name.lower()
-
-    @classmethod
-    def from_label(cls, label):
-        if label is None:
-            return None
-        return cls[label.upper()]
-
-
-# Power states in which a guest is not running any more.
-OFF_STATES = frozenset((PowerState.SHUTDOWN, PowerState.CRASHED))
 
 
 def power_label(guest):

@@ -26,8 +26,9 @@ from ansible_collections.novalite.compute.plugins.module_utils._common import mi
 from ansible_collections.novalite.compute.plugins.module_utils._common import states
 from ansible_collections.novalite.compute.plugins.module_utils._common.errors import MigrationError
 from ansible_collections.novalite.compute.plugins.module_utils._common.failpoints import name_of, reached
+from ansible_collections.novalite.compute.plugins.module_utils._common.power_states import PowerState
 from ansible_collections.novalite.compute.plugins.module_utils._libvirt.guest_xml import write_guest_xml
-from ansible_collections.novalite.compute.plugins.module_utils._libvirt.power import PowerState, power_label
+from ansible_collections.novalite.compute.plugins.module_utils._libvirt.power import power_label
 from ansible_collections.novalite.compute.plugins.module_utils._libvirt.power import wait_running
 from ansible_collections.novalite.compute.plugins.module_utils._migrate.policy import (
     check_capacity,
@@ -37,7 +38,6 @@ from ansible_collections.novalite.compute.plugins.module_utils._migrate.policy i
 )
 from ansible_collections.novalite.compute.plugins.module_utils._storage import qemu_img as _qemu_img
 from ansible_collections.novalite.compute.plugins.module_utils._storage.disks import backing_of, resize_disks
-from ansible_collections.novalite.compute.plugins.module_utils._storage.image_cache import ImageCache
 from ansible_collections.novalite.compute.plugins.module_utils._store import paths as _paths
 from ansible_collections.novalite.compute.plugins.module_utils._store.operation import Operation
 
@@ -67,13 +67,17 @@ def _remove(path):
 
 
 class MigrationDest(object):
-    def __init__(self, host, paths, store, migrations, this_host, fetch=None):
-        self.host = host
-        self.paths = paths
-        self.store = store
-        self.migrations = migrations
-        self.this_host = this_host
-        self.fetch = fetch or {}
+    """The destination side of moves on the hypervisor ``hv`` (a
+    ``_module.hypervisor.Hypervisor``); its ``images()`` gives the cache a
+    moved root disk is rebased on."""
+
+    def __init__(self, hv):
+        self.host = hv.host
+        self.paths = hv.paths
+        self.store = hv.store
+        self.migrations = hv.migrations
+        self.this_host = hv.this_host
+        self.hv = hv
 
     def _check_here(self, migration, step):
         if migration['dest_compute'] != self.this_host:
@@ -180,7 +184,7 @@ class MigrationDest(object):
         # Through the cache even when the entry is here (sent by the source,
         # or fetched earlier): the hit is checked like a spawn's (the URL it
         # came from, the image's checksum against its bytes).
-        local = ImageCache(self.paths, force_raw=backing_fmt == 'raw', **self.fetch).get(record.image).path
+        local = self.hv.images(force_raw=backing_fmt == 'raw').get(record.image).path
         if os.path.realpath(backing) != os.path.realpath(local):
             _qemu_img.rebase_unsafe(root, 'qcow2', local, backing_fmt)
 

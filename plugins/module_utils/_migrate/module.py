@@ -1,6 +1,6 @@
 # Copyright (c) 2026 novalite.compute contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""instance_migrate's engine: the one object that talks to AnsibleModule.
+"""instance_migrate's module object: the one object that talks to AnsibleModule.
 
 Each run is one step on one host, as in Nova each compute step runs on one
 compute node; the resize role chains them with delegate_to:
@@ -9,12 +9,13 @@ compute node; the resize role chains them with delegate_to:
     -> confirm (dest, then source)  or  revert (dest, then source)
 
 A host that is both source and destination (same-host resize) does both
-halves of confirm and revert in one run.
+halves of confirm and revert in one run. What each step does and what its
+check mode reports is the table in ``_migrate/steps.py``; the look, lock,
+look again, act sequence is ``_module.runner.converge``.
 """
 
 from __future__ import annotations
 
-from ansible_collections.novalite.compute.plugins.module_utils._common import migration_states as ms
 from ansible_collections.novalite.compute.plugins.module_utils._common.errors import (
     InstanceNotFound,
     InvalidInput,
@@ -29,11 +30,11 @@ from ansible_collections.novalite.compute.plugins.module_utils._common.spec impo
 )
 from ansible_collections.novalite.compute.plugins.module_utils._migrate.dest import MigrationDest
 from ansible_collections.novalite.compute.plugins.module_utils._migrate.source import MigrationSource
-from ansible_collections.novalite.compute.plugins.module_utils._module.hypervisor import hypervisor
+from ansible_collections.novalite.compute.plugins.module_utils._migrate.steps import INSTANCE, MIGRATION, STEPS
+from ansible_collections.novalite.compute.plugins.module_utils._module.hypervisor import Hypervisor
 from ansible_collections.novalite.compute.plugins.module_utils._module.lookup import find_instance
+from ansible_collections.novalite.compute.plugins.module_utils._module.runner import converge
 from ansible_collections.novalite.compute.plugins.module_utils._module.views import record_view
-from ansible_collections.novalite.compute.plugins.module_utils._storage.image_cache import fetch_settings
-from ansible_collections.novalite.compute.plugins.module_utils._store.migrations import MigrationStore
 
 REQUIRED_MIGRATION_KEYS = ('id', 'instance_uuid', 'instance_name', 'source_compute', 'dest_compute',
                            'old_flavor', 'new_flavor', 'old_vm_state', 'claim', 'migration_type')
@@ -56,36 +57,66 @@ class MigrateModule(object):
         self.module = module
         p = module.params
         self.params = p
-        self.this_host, self.paths, self.store, self.host = hypervisor(p)
-        self.migrations = MigrationStore(self.paths)
-        self.source = MigrationSource(self.host, self.paths, self.store, self.migrations, self.this_host)
-        self.dest = MigrationDest(self.host, self.paths, self.store, self.migrations, self.this_host,
-                                  fetch=fetch_settings(p))
+        self.hv = hv = Hypervisor.from_params(p)
+        self.this_host, self.paths, self.store, self.host = hv.this_host, hv.paths, hv.store, hv.host
+        self.migrations = hv.migrations
+        self.source = MigrationSource(hv)
+        self.dest = MigrationDest(hv)
         self.result = {'changed': False, 'step': p['step'], 'compute_host': self.this_host}
+        self.start_request = None     # step=start: (dest_host, new flavor, dest), checked before the lock
+        self._locked = None           # (uuid, name) of the instance lock taken
+        self._start_record = None     # step=start: the record read under the lock
 
     def run(self):
-        step = self.params['step']
+        """The sequence of ``_module.runner``, for the step asked (the table
+        in ``_migrate/steps.py`` says what it looks at, what its check mode
+        reports and what it does)."""
+        name = self.params['step']
+        step = STEPS[name]
         given = validate_migration(self.params['migration']) if self.params.get('migration') else None
+        check_mode = self.module.check_mode
         with self.host:
-            if step == 'prep':
+            if step.looks_at == MIGRATION:
                 if given is None:
-                    raise InvalidInput('step=prep needs migration (the result of step=start)')
-                return self._prep(given)
+                    raise InvalidInput('step=%s needs migration (the result of step=start)' % name)
+                converge(check_mode, assess=lambda _previous: (None, given),
+                         act=lambda look: step.run(self, *look), report=lambda look: step.check(self, *look))
+                return self.result
+            assess = self._look_at_instance if step.looks_at == INSTANCE else self._look_at_move
+            converge(check_mode, assess=lambda previous: assess(previous, given),
+                     act=lambda look: step.run(self, *look), report=lambda look: step.check(self, *look),
+                     locks=(lambda look: self._instance_lock(look, given),), check_locked=True)
+            uuid = self._locked[0]
+            if step.looks_at == INSTANCE and check_mode:
+                return self._with_instance_view(self._start_record)
+            return self._with_instance_view(self.store.load(uuid))
+
+    def _instance_lock(self, look, given):
+        """The instance lock, on the instance the first look found (or, for
+        a revert on a host its copy never reached, the migration's)."""
+        record = look[0]
+        self._locked = (record.uuid, record.name) if record is not None \
+            else (given['instance_uuid'], given['instance_name'])
+        return self.store.lock(*self._locked)
+
+    def _look_at_instance(self, previous, given):
+        """start: the record; before the lock also the destination (checked
+        before anything is written)."""
+        if previous is None:
             record = self._record(given)
-            if step == 'start':
-                return self._start(record)
-            uuid = record.uuid if record is not None else given['instance_uuid']
-            name = record.name if record is not None else given['instance_name']
-            handlers = {'migrate': self._migrate, 'finish': self._finish_step,
-                        'confirm': self._confirm, 'revert': self._revert}
-            with self.store.lock(uuid, name):
-                record = self.store.load(uuid)
-                migration = self._migration(record, given)
-                if self.module.check_mode:
-                    self.result.update(changed=migration['status'] not in ms.DONE, migration=migration)
-                else:
-                    handlers[step](record, migration)
-            return self._finish(self.store.load(uuid))
+            self.start_request = self._start_request()
+            return record, None
+        self._start_record = self.store.load(self._locked[0])
+        return self._start_record, None
+
+    def _look_at_move(self, previous, given):
+        """migrate, finish, confirm, revert: the record (None on a host the
+        copy never reached, for revert), and under the lock this host's copy
+        of the migration."""
+        if previous is None:
+            return self._record(given), None
+        record = self.store.load(self._locked[0])
+        return record, self._migration(record, given)
 
     # -- lookups ---------------------------------------------------------------------
     def _record(self, given):
@@ -111,20 +142,16 @@ class MigrateModule(object):
                                  instance=label, step=self.params['step'])
         return migration
 
-    # -- steps -------------------------------------------------------------------------
-    def _start(self, record):
+    # -- start's request --------------------------------------------------------------
+    def _start_request(self):
+        """(dest_host, new flavor, dest) of step=start."""
         p = self.params
         if not p.get('dest_host'):
             raise InvalidInput('step=start needs dest_host')
         flavor = validate_flavor(p['flavor']) if p.get('flavor') else None
         dest = {'instances_path': p.get('dest_instances_path'),
                 'ssh': self._dest_ssh(p['dest_host'])}
-        with self.store.lock(record.uuid, record.name):
-            record = self.store.load(record.uuid)
-            changed, migration, plan = self.source.start(record, p['dest_host'], flavor, dest,
-                                                         check_mode=self.module.check_mode)
-        self.result.update(changed=changed, migration=migration, plan=plan)
-        return self._finish(self.store.load(record.uuid) if not self.module.check_mode else record)
+        return p['dest_host'], flavor, dest
 
     def _dest_ssh(self, dest_host):
         """Where the disks go, checked before anything is written: a host,
@@ -142,46 +169,7 @@ class MigrateModule(object):
         return {'host': host, 'user': user, 'port': validate_port(ssh.get('port'), 'dest_ssh.port'),
                 'identity_file': ssh.get('identity_file'), 'python': ssh.get('python') or 'python3'}
 
-    def _prep(self, migration):
-        if self.module.check_mode:
-            self.result.update(changed=self.migrations.load(migration['id']) is None, migration=migration)
-            return self.result
-        changed, free = self.dest.prep(migration)
-        self.result.update(changed=changed, migration=self.migrations.load(migration['id']), free=free)
-        return self.result
-
-    def _migrate(self, record, migration):
-        outcome = self.source.migrate(record, migration, shutdown_timeout=self.params['shutdown_timeout'])
-        self.result.update(outcome, changed=True, migration=self.migrations.load(migration['id']))
-
-    def _finish(self, record):
+    def _with_instance_view(self, record):
         if record is not None:
             self.result['instance'] = record_view(record, self.paths)
         return self.result
-
-    def _finish_step(self, record, migration):
-        changed = self.dest.finish(record, migration, wait_timeout=self.params['wait_timeout'])
-        self.result.update(changed=changed, migration=self.migrations.load(migration['id']))
-
-    def _confirm(self, record, migration):
-        changed = False
-        if migration['dest_compute'] == self.this_host:
-            changed = self.dest.confirm(record, migration)
-            migration = self.migrations.load(migration['id'])
-        if migration['source_compute'] == self.this_host:
-            reported = (self.params.get('migration') or {}).get('status')
-            changed = self.source.confirm(record, migration, reported_status=reported) or changed
-        self.result.update(changed=changed, migration=self.migrations.load(migration['id']))
-
-    def _revert(self, record, migration):
-        changed = False
-        if migration['dest_compute'] == self.this_host:
-            changed = self.dest.revert(record, migration)
-            migration = self.migrations.load(migration['id'])
-        if migration['source_compute'] == self.this_host:
-            if record is None:
-                raise MigrationError('no record of instance %s on the source host' % migration['instance_uuid'],
-                                     step='revert')
-            changed = self.source.revert(self.store.load(record.uuid), migration,
-                                         wait_timeout=self.params['wait_timeout']) or changed
-        self.result.update(changed=changed, migration=self.migrations.load(migration['id']))

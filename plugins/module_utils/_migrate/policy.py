@@ -19,6 +19,7 @@ from ansible_collections.novalite.compute.plugins.module_utils._common.errors im
 )
 from ansible_collections.novalite.compute.plugins.module_utils._common.flavor import flavor_values, resize_problems
 from ansible_collections.novalite.compute.plugins.module_utils._common.ownership import check_owner
+from ansible_collections.novalite.compute.plugins.module_utils._common.power_states import PowerState
 from ansible_collections.novalite.compute.plugins.module_utils._common.units import MiB
 
 ALLOW_MOVE = (states.ACTIVE, states.STOPPED)
@@ -104,7 +105,7 @@ def check_status(migration, step, instance=None):
 
 def vm_state_after_confirm(power_state_label):
     """Nova: the instance may have been powered on or off meanwhile."""
-    return states.STOPPED if power_state_label == 'shutdown' else states.ACTIVE
+    return states.STOPPED if power_state_label == PowerState.SHUTDOWN.label else states.ACTIVE
 
 
 def power_on_after(old_vm_state):

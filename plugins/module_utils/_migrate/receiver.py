@@ -1,9 +1,12 @@
 # Copyright (c) 2026 novalite.compute contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The receiving end of a disk transfer, as Python source that the sender
-runs on the destination with ``python3 -c`` (over SSH, or locally when the
-storage is shared). It needs only the standard library (Python 3.6 or
-later), so nothing has to be installed on the destination beyond Python.
+"""The receiving end of a disk transfer: a program that the sender runs on
+the destination with ``python3 -c`` (over SSH, or locally when the storage
+is shared), its source being this file, read by ``transfer.py`` at run
+time. It needs only the standard library (Python 3.7 or later) and imports
+nothing of the collection, so nothing has to be installed on the
+destination beyond Python. ``main()`` runs it as a script; ``Receiver``
+serves one stream, which the unit tests drive in-process.
 
 Protocol (sender -> receiver on stdin; receiver -> sender, one line each):
 
@@ -51,7 +54,7 @@ meets a file being received, and ``skip_if_exists`` is decided under it.
 
 from __future__ import annotations
 
-RECEIVER_SOURCE = r'''
+import fcntl
 import hashlib
 import json
 import os
@@ -69,76 +72,79 @@ class Refused(Exception):
     pass
 
 
-def main(root):
-    inp, out = sys.stdin.buffer, sys.stdout
-    try:    # a bigger pipe from sshd: fewer wake-ups per MiB
-        import fcntl
-        fcntl.fcntl(inp.fileno(), getattr(fcntl, 'F_SETPIPE_SZ', 1031), 1 << 20)    # 1031: Linux, Python < 3.10
-    except Exception:
-        pass
-    state = {'root': None}
+def components(name):
+    """The components of a name relative to the root; refused unless plain."""
+    parts = name.split('/') if isinstance(name, str) else ['']
+    if any(part in ('', '.', '..') for part in parts):
+        raise Refused('refusing path %r' % name)
+    return parts
 
-    def read(n):
-        data = inp.read(n)
+
+def lstat_at(dir_fd, name):
+    try:
+        return os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+
+
+class Receiver(object):
+    """Receives the frames of one stream (``inp``, binary) into ``root``,
+    answering on ``out`` (text)."""
+
+    def __init__(self, root, inp, out):
+        self.root = root
+        self.inp = inp
+        self.out = out
+        self.root_dir = None
+        self.buffer = bytearray(4 << 20)
+
+    def read(self, n):
+        data = self.inp.read(n)
         if data is None or len(data) != n:
             raise EOFError('stream ended')
         return data
 
-    buffer = bytearray(4 << 20)
-
-    def read_into(n):
-        if n > len(buffer):
-            buffer.extend(bytes(n - len(buffer)))
-        view = memoryview(buffer)[:n]
+    def read_into(self, n):
+        if n > len(self.buffer):
+            self.buffer.extend(bytes(n - len(self.buffer)))
+        view = memoryview(self.buffer)[:n]
         got = 0
         while got < n:
-            count = inp.readinto(view[got:])
+            count = self.inp.readinto(view[got:])
             if not count:
                 raise EOFError('stream ended')
             got += count
         return view
 
-    def reply(text):
-        out.write(text + '\n')
-        out.flush()
+    def reply(self, text):
+        self.out.write(text + '\n')
+        self.out.flush()
 
-    def components(name):
-        parts = name.split('/') if isinstance(name, str) else ['']
-        if any(part in ('', '.', '..') for part in parts):
-            raise Refused('refusing path %r' % name)
-        return parts
-
-    def root_fd():
+    def root_fd(self):
         """The root, opened once; created (0o711) when it does not exist."""
-        if state['root'] is None:
+        if self.root_dir is None:
             try:
-                state['root'] = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+                self.root_dir = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             except FileNotFoundError:
-                os.makedirs(root, 0o711, exist_ok=True)
-                state['root'] = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        return state['root']
+                os.makedirs(self.root, 0o711, exist_ok=True)
+                self.root_dir = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        return self.root_dir
 
-    def lstat_at(dir_fd, name):
-        try:
-            return os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-        except FileNotFoundError:
-            return None
-
-    def refuse_if_odd(dir_fd, name, shown, want_dir):
+    def refuse_if_odd(self, dir_fd, name, shown, want_dir):
         info = lstat_at(dir_fd, name)
         if info is not None and stat.S_ISLNK(info.st_mode):
-            raise Refused('refusing symlink %s under %s' % (shown, root))
+            raise Refused('refusing symlink %s under %s' % (shown, self.root))
         if want_dir and info is not None and not stat.S_ISDIR(info.st_mode):
-            raise Refused('refusing %s under %s: not a directory' % (shown, root))
+            raise Refused('refusing %s under %s: not a directory' % (shown, self.root))
 
-    def open_dir(parent_fd, name, shown):
+    def open_dir(self, parent_fd, name, shown):
         """The directory ``name`` in ``parent_fd``, created if missing, never through a link."""
         try:
             return os.open(name, DIR_FLAGS, dir_fd=parent_fd)
         except FileNotFoundError:
             pass
         except OSError:
-            refuse_if_odd(parent_fd, name, shown, True)
+            self.refuse_if_odd(parent_fd, name, shown, True)
             raise
         mode = 0o700 if name in PRIVATE_DIRS else 0o711
         try:
@@ -149,18 +155,18 @@ def main(root):
         try:
             fd = os.open(name, DIR_FLAGS, dir_fd=parent_fd)
         except OSError:
-            refuse_if_odd(parent_fd, name, shown, True)
+            self.refuse_if_odd(parent_fd, name, shown, True)
             raise
         if created:
             os.fchmod(fd, mode)         # exactly, whatever the umask
         return fd
 
-    def open_parent(parts):
+    def open_parent(self, parts):
         """A descriptor of the directory that holds ``parts[-1]``."""
-        fd = os.dup(root_fd())
+        fd = os.dup(self.root_fd())
         try:
             for index, part in enumerate(parts[:-1]):
-                inner = open_dir(fd, part, '/'.join(parts[:index + 1]))
+                inner = self.open_dir(fd, part, '/'.join(parts[:index + 1]))
                 os.close(fd)
                 fd = inner
         except BaseException:
@@ -168,15 +174,15 @@ def main(root):
             raise
         return fd
 
-    def receive_data(fd):
+    def receive_data(self, fd):
         """Writes the D frames to ``fd`` up to E: (digest, bytes, trailer)."""
         stream = hashlib.sha256()
         received = 0
         while True:
-            kind = read(1)
+            kind = self.read(1)
             if kind == b'D':
-                offset, length = struct.unpack('>QI', read(12))
-                data = read_into(length)
+                offset, length = struct.unpack('>QI', self.read(12))
+                data = self.read_into(length)
                 stream.update(struct.pack('>QQ', offset, length))
                 stream.update(data)
                 written = 0
@@ -184,45 +190,44 @@ def main(root):
                     written += os.pwrite(fd, data[written:], offset + written)
                 received += length
             elif kind == b'E':
-                trailer = json.loads(read(struct.unpack('>I', read(4))[0]).decode('utf-8'))
+                trailer = json.loads(self.read(struct.unpack('>I', self.read(4))[0]).decode('utf-8'))
                 return stream.hexdigest(), received, trailer
             else:
                 raise ValueError('unexpected frame %r' % kind)
 
-    def image_lock(parts):
+    def image_lock(self, parts):
         """The cache lock of a ``_base/`` file (held until closed), or None."""
         if len(parts) != 2 or parts[0] != '_base':
             return None
         image = parts[1][:-len('.json')] if parts[1].endswith('.json') else parts[1]
         lock_name = 'image-%s.lock' % image
-        locks_fd = open_parent(['_locks', lock_name])
+        locks_fd = self.open_parent(['_locks', lock_name])
         try:
             fd = os.open(lock_name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=locks_fd)
         finally:
             os.close(locks_fd)
-        import fcntl
         fcntl.flock(fd, fcntl.LOCK_EX)
         return fd
 
-    def receive(header):
+    def receive(self, header):
         name = header['name']
         parts = components(name)
-        lock_fd = image_lock(parts)
+        lock_fd = self.image_lock(parts)
         try:
-            receive_unlocked(header, name, parts)
+            self.receive_unlocked(header, name, parts)
         finally:
             if lock_fd is not None:
                 os.close(lock_fd)
 
-    def receive_unlocked(header, name, parts):
+    def receive_unlocked(self, header, name, parts):
         leaf, part = parts[-1], parts[-1] + '.part'
-        dir_fd = open_parent(parts)
+        dir_fd = self.open_parent(parts)
         try:
             existing = lstat_at(dir_fd, leaf)
             if existing is not None and stat.S_ISLNK(existing.st_mode):
-                raise Refused('refusing symlink %s under %s' % (name, root))
+                raise Refused('refusing symlink %s under %s' % (name, self.root))
             if header.get('skip_if_exists') and existing is not None:
-                reply('SKIP')
+                self.reply('SKIP')
                 return
             try:                        # a stale partial file, or a planted link: the entry goes, not its target
                 os.unlink(part, dir_fd=dir_fd)
@@ -232,8 +237,8 @@ def main(root):
             try:
                 try:
                     os.ftruncate(fd, header['size'])
-                    reply('SEND')
-                    on_disk, received, trailer = receive_data(fd)
+                    self.reply('SEND')
+                    on_disk, received, trailer = self.receive_data(fd)
                     if on_disk == trailer['sha256']:
                         os.fchmod(fd, header.get('mode', 0o640) & FILE_MODES)
                         if header.get('fsync'):
@@ -242,8 +247,8 @@ def main(root):
                     os.close(fd)
                 if on_disk != trailer['sha256']:
                     os.unlink(part, dir_fd=dir_fd)
-                    reply('ERR checksum mismatch for %s: sent %s, received %s'
-                          % (name, trailer['sha256'], on_disk))
+                    self.reply('ERR checksum mismatch for %s: sent %s, received %s'
+                               % (name, trailer['sha256'], on_disk))
                     return
                 os.rename(part, leaf, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
             except BaseException:
@@ -254,25 +259,41 @@ def main(root):
                 raise
             if header.get('fsync'):
                 os.fsync(dir_fd)
-            reply('OK %s %d' % (on_disk, received))
+            self.reply('OK %s %d' % (on_disk, received))
         finally:
             os.close(dir_fd)
 
-    try:
-        while True:
-            kind = read(1)
-            if kind == b'Q':
-                return 0
-            if kind != b'F':
-                raise ValueError('unexpected frame %r' % kind)
-            receive(json.loads(read(struct.unpack('>I', read(4))[0]).decode('utf-8')))
-    except Exception as exc:
+    def serve(self):
+        """Receive files up to Q: 0; on any failure answer ``ERR <why>``: 1."""
         try:
-            reply('ERR %s' % exc)
-        except Exception:
-            pass
-        return 1
+            while True:
+                kind = self.read(1)
+                if kind == b'Q':
+                    return 0
+                if kind != b'F':
+                    raise ValueError('unexpected frame %r' % kind)
+                self.receive(json.loads(self.read(struct.unpack('>I', self.read(4))[0]).decode('utf-8')))
+        except Exception as exc:
+            try:
+                self.reply('ERR %s' % exc)
+            except Exception:
+                pass
+            return 1
+        finally:
+            if self.root_dir is not None:
+                os.close(self.root_dir)
+                self.root_dir = None
 
 
-sys.exit(main(sys.argv[1]))
-'''
+def main(argv=None):
+    """``python3 -c <this file> <root>``: serve stdin into ``root``."""
+    argv = sys.argv if argv is None else argv
+    try:    # a bigger pipe from sshd: fewer wake-ups per MiB
+        fcntl.fcntl(sys.stdin.buffer.fileno(), getattr(fcntl, 'F_SETPIPE_SZ', 1031), 1 << 20)    # 1031: Linux, Python < 3.10
+    except Exception:
+        pass
+    return Receiver(argv[1], sys.stdin.buffer, sys.stdout).serve()
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

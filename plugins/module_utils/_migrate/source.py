@@ -16,24 +16,26 @@
   powered on unless it was stopped.
 
 The source copy is never deleted before confirm.
+
+Here: ``MigrationSource`` (start, migrate, confirm, revert) and
+``restore_source_copy``. The phases of the migrate step are
+``source_move``; what a move copies and the plan shown, ``move_files``.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import time
 import uuid as uuidlib
 
 from ansible_collections.novalite.compute.plugins.module_utils._common import migration_states as ms
 from ansible_collections.novalite.compute.plugins.module_utils._common import states
-from ansible_collections.novalite.compute.plugins.module_utils._common.errors import MigrationError, NovaliteError
+from ansible_collections.novalite.compute.plugins.module_utils._common.errors import MigrationError
 from ansible_collections.novalite.compute.plugins.module_utils._common.flavor import flavor_values
-from ansible_collections.novalite.compute.plugins.module_utils._libvirt.designer import disk_mapping
+from ansible_collections.novalite.compute.plugins.module_utils._common.power_states import PowerState
 from ansible_collections.novalite.compute.plugins.module_utils._libvirt.guest_xml import write_guest_xml
-from ansible_collections.novalite.compute.plugins.module_utils._libvirt.power import PowerState, clean_power_off, power_label
 from ansible_collections.novalite.compute.plugins.module_utils._libvirt.power import wait_running
+from ansible_collections.novalite.compute.plugins.module_utils._migrate.move_files import instance_files, move_plan
 from ansible_collections.novalite.compute.plugins.module_utils._migrate.policy import (
     check_owner,
     check_status,
@@ -41,43 +43,9 @@ from ansible_collections.novalite.compute.plugins.module_utils._migrate.policy i
     plan_move,
     power_on_after,
 )
-from ansible_collections.novalite.compute.plugins.module_utils._migrate.transfer import (
-    SshTarget,
-    Transfer,
-    allocated_bytes,
-    local_receiver,
-)
-from ansible_collections.novalite.compute.plugins.module_utils._storage.disks import backing_of
-from ansible_collections.novalite.compute.plugins.module_utils._storage.image_cache import cache_name
+from ansible_collections.novalite.compute.plugins.module_utils._migrate.source_move import SourceMove
 from ansible_collections.novalite.compute.plugins.module_utils._store import paths as _paths
 from ansible_collections.novalite.compute.plugins.module_utils._store.operation import Operation, error_out
-
-
-def instance_files(paths, record, directory=None):
-    """What a move copies, from ``directory`` (default the instance dir):
-    [{name, path, dest_name, size, allocated_bytes, copy, skip_if_exists}].
-    Swap is never copied (recreated on arrival, as Nova does)."""
-    directory = directory or paths.instance_dir(record.uuid)
-    files = []
-    names = [d['name'] for d in disk_mapping(record)] + [_paths.DISK_INFO]
-    for name in names:
-        path = os.path.join(directory, name)
-        if not os.path.exists(path):
-            continue
-        files.append({'name': name, 'path': path, 'dest_name': '%s/%s' % (record.uuid, name),
-                      'size': os.path.getsize(path), 'allocated_bytes': allocated_bytes(path),
-                      'copy': name != _paths.DISK_SWAP, 'skip_if_exists': False})
-    root = os.path.join(directory, _paths.DISK_ROOT)
-    if os.path.exists(root) and record.image:
-        backing, _fmt = backing_of(root)
-        base_name = cache_name(record.image)
-        if backing and os.path.basename(backing) == base_name and os.path.exists(backing):
-            for path in (backing, backing + '.json'):
-                if os.path.exists(path):
-                    files.append({'name': '_base/' + os.path.basename(path), 'path': path,
-                                  'dest_name': '_base/' + os.path.basename(path), 'size': os.path.getsize(path),
-                                  'allocated_bytes': allocated_bytes(path), 'copy': True, 'skip_if_exists': True})
-    return files
 
 
 def restore_source_copy(host, paths, record, this_host, old_flavor, power_on, wait_timeout, step=None):
@@ -112,159 +80,21 @@ def restore_source_copy(host, paths, record, this_host, old_flavor, power_on, wa
     return guest
 
 
-def move_plan(migration, files):
-    """What a move will do, for the operator (check mode shows exactly this)."""
-    copied = [f for f in files if f['copy']]
-    return {
-        'source': migration['source_compute'], 'destination': migration['dest_compute'],
-        'migration_type': migration['migration_type'], 'same_host': migration['same_host'],
-        'flavor': {'old': migration['old_flavor'], 'new': migration['new_flavor']},
-        'files': _public(files),
-        'bytes_to_copy': sum(f['allocated_bytes'] for f in copied),
-        'not_copied': [f['name'] for f in files if not f['copy']],
-        'power_on_after': power_on_after(migration['old_vm_state']),
-    }
-
-
-def _public(files):
-    return [dict((k, v) for k, v in f.items() if k != 'path') for f in files]
-
-
-class _Move(object):
-    """One run of the source's migrate step, phase by phase. What has been
-    done so far is read from the migration's status and ``set_aside``, so a
-    failure undoes exactly that, and a failure once the hand-over has begun
-    (the destination may already hold the record) undoes nothing."""
-
-    def __init__(self, source, record, migration):
-        self.source = source
-        self.paths = source.paths
-        self.record = record
-        self.migration = migration
-        self.op = Operation(source.store, record, states.EVENT_RESIZE_INSTANCE)
-        self.inst = self.paths.instance_dir(record.uuid)
-        self.resize = self.paths.resize_dir(record.uuid)
-        self.set_aside_done = False
-
-    def enter(self):
-        self.op.step('migrating')
-        self.source.track(self.record, self.migration, ms.MIGRATING)
-        self.op.transition(expected=states.RESIZE_PREP, task_state=states.RESIZE_MIGRATING)
-        self.migration['shared_storage'] = os.path.exists(self.paths.probe(self.migration['id']))
-
-    def power_off(self, timeout):
-        self.op.step('power off')
-        guest = self.source.host.guest_by_uuid(self.record.uuid)
-        method = clean_power_off(guest, timeout) if guest is not None else 'not defined'
-        self.op.event('power_off', method=method)
-        return method
-
-    def set_aside(self):
-        self.op.step('rename instance dir')
-        if os.path.isdir(self.resize):
-            shutil.rmtree(self.resize)         # a leftover of an earlier, reverted attempt
-        os.rename(self.inst, self.resize)
-        self.set_aside_done = True
-
-    def _receiver(self):
-        if self.migration['shared_storage']:
-            os.makedirs(self.inst, _paths.DIR_MODE)
-            os.chmod(self.inst, _paths.DIR_MODE)
-            return local_receiver(self.paths.root), 'this host (shared storage)'
-        target = SshTarget(**self.migration['dest_ssh'])
-        return target.receiver(self.migration['dest_instances_path']), target.label
-
-    def copy_and_hand_over(self):
-        self.op.step('copy disks')
-        shared = self.migration['shared_storage']
-        files = instance_files(self.paths, self.record, directory=self.resize)
-        if shared:
-            files = [f for f in files if not f['name'].startswith('_base/')]
-        argv, where = self._receiver()
-        began = time.monotonic()
-
-        def progress(name, done, total):
-            self.op.progress('copy_progress', file=name, bytes_done=done, bytes_total=total)
-
-        with Transfer(argv, where, progress=progress) as transfer:
-            sent = [transfer.send(item['path'], item['dest_name'], skip_if_exists=item['skip_if_exists'])
-                    for item in files if item['copy']]
-            self.op.event('copy', files=len(sent), bytes=transfer.bytes_sent, destination=where,
-                          seconds=round(time.monotonic() - began, 3))
-            self.migration['files'] = sent
-            self._hand_over(transfer)
-        return {'files': sent, 'bytes_copied': sum(f['bytes'] for f in sent), 'shared_storage': shared,
-                'not_copied': [f['name'] for f in files if not f['copy']]}
-
-    def _handed_record(self):
-        handed = self.record.copy()
-        handed.host = self.migration['dest_compute']
-        handed.task_state = states.RESIZE_MIGRATED
-        handed.power_state = PowerState.SHUTDOWN.label
-        handed.migration = self.source.migration_ref(self.migration)
-        return handed
-
-    def _hand_over(self, transfer):
-        """The destination receives the migration, then the record: once its
-        record is current there, the instance is the destination's. The
-        source's migration says post-migrating before anything is sent, so
-        recovery knows that only the destination can tell whether the
-        hand-over completed."""
-        self.op.step('hand over')
-        self.source.migrations.save(self.migration, ms.POST_MIGRATING)
-        if self.migration['shared_storage']:
-            return                              # one record, one host: handed_over() is the hand-over
-        transfer.send_bytes(_json_bytes(self.migration), '_migrations/%s.json' % self.migration['id'])
-        self.op.step('send record')
-        transfer.send_bytes(_json_bytes(self._handed_record().to_dict()), '_records/%s.json' % self.record.uuid)
-
-    def handed_over(self):
-        self.op.step('handed over')
-        handed = self._handed_record()
-        self.op.transition(expected=states.RESIZE_MIGRATING, host=handed.host, task_state=handed.task_state,
-                           power_state=handed.power_state, migration=handed.migration)
-
-    def failed(self, exc):
-        """Nova's _cleanup_remote_migration + _error_out_instance_on_exception,
-        friendlier: before the hand-over the instance comes back as it was
-        on this host; after it began, nothing is undone."""
-        if self.migration['status'] == ms.POST_MIGRATING:
-            exc.message += ('; the hand-over to %s may have completed: run the reconcile playbook, which asks '
-                            'both hosts' % self.migration['dest_compute'])
-            return
-        if self.set_aside_done and os.path.isdir(self.resize):
-            if os.path.isdir(self.inst):
-                shutil.rmtree(self.inst)
-            os.rename(self.resize, self.inst)
-        self.source.track(self.record, self.migration, ms.ERROR)
-        self.record.task_state = None
-        self.record.vm_state = self.migration['old_vm_state']
-        guest = self.source.host.guest_by_uuid(self.record.uuid)
-        if guest is not None and power_on_after(self.migration['old_vm_state']) \
-                and guest.power_state() != PowerState.RUNNING:
-            try:
-                guest.launch()
-            except NovaliteError:
-                pass        # the record says what it is; a hard reboot starts it
-        self.record.power_state = power_label(guest)
-
-
-def _json_bytes(document):
-    return json.dumps(document, indent=2, sort_keys=True).encode('utf-8')
-
-
 class MigrationSource(object):
-    def __init__(self, host, paths, store, migrations, this_host):
-        self.host = host
-        self.paths = paths
-        self.store = store
-        self.migrations = migrations
-        self.this_host = this_host
+    """The source side of moves on the hypervisor ``hv`` (a
+    ``_module.hypervisor.Hypervisor``)."""
+
+    def __init__(self, hv):
+        self.host = hv.host
+        self.paths = hv.paths
+        self.store = hv.store
+        self.migrations = hv.migrations
+        self.this_host = hv.this_host
 
     def _in_flight(self, record):
         current = (record.migration or {}).get('id')
         migration = self.migrations.load(current) if current else None
-        return migration if migration is not None and migration['status'] not in ms.DONE + (ms.ERROR,) else None
+        return migration if migration is not None and migration['status'] not in ms.TERMINAL else None
 
     def _files(self, record, same_host):
         files = instance_files(self.paths, record)
@@ -345,7 +175,7 @@ class MigrationSource(object):
         ``<uuid>_resize``, copy, hand over. Returns what was copied."""
         check_owner(record, self.this_host)
         check_status(migration, 'migrate', instance=record.label)
-        move = _Move(self, record, migration)
+        move = SourceMove(self, record, migration)
         with move.op.running(on_error=move.failed):
             move.enter()
             result = {'shutdown': move.power_off(shutdown_timeout)}

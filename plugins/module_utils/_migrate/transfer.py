@@ -6,7 +6,7 @@ remotefs driver), sparse-aware and verified. Records are sent durable
 
 Only allocated ranges are sent: they are found with ``SEEK_DATA`` /
 ``SEEK_HOLE``, so a 10 GiB disk with 256 MiB written sends 256 MiB. The
-receiver (``_transfer_receiver``) runs on the destination with
+receiver (``receiver.py``, shipped as its own source text) runs on the destination with
 ``python3 -c`` over SSH, or locally when the destination path is reachable
 here (shared storage, same host). Every file is checked on arrival against a
 sha256 computed here while reading; a file only appears under its final name
@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import hashlib
+import inspect
 import json
 import os
 import queue
@@ -30,10 +31,10 @@ import threading
 import time
 
 from ansible_collections.novalite.compute.plugins.module_utils._common.errors import TransferError
-from ansible_collections.novalite.compute.plugins.module_utils._migrate.receiver import RECEIVER_SOURCE
+from ansible_collections.novalite.compute.plugins.module_utils._common.units import CHUNK, PROGRESS_EVERY, MiB
+from ansible_collections.novalite.compute.plugins.module_utils._migrate import receiver as _receiver
 
-CHUNK = 1024 * 1024
-PIPE_SIZE = 1024 * 1024
+PIPE_SIZE = MiB
 PIPE_SIZE_FLAG = getattr(fcntl, 'F_SETPIPE_SZ', 1031)
 
 
@@ -126,18 +127,22 @@ class SshTarget(object):
         return argv
 
     def receiver(self, root):
-        return self.command([self.python, '-c', RECEIVER_SOURCE, root])
+        return self.command([self.python, '-c', receiver_source(), root])
+
+
+def receiver_source():
+    """The receiver program: the text of receiver.py, read through its
+    module's loader, so from a file here as from the AnsiballZ zip."""
+    return inspect.getsource(_receiver)
 
 
 def local_receiver(root):
-    return [sys.executable, '-c', RECEIVER_SOURCE, root]
+    return [sys.executable, '-c', receiver_source(), root]
 
 
 class Transfer(object):
     """One receiver process; ``send()`` files through it, then ``close()``.
     ``progress(name, done, total)`` is called every PROGRESS_EVERY bytes of a file and at its end."""
-
-    PROGRESS_EVERY = 64 * 1024 * 1024
 
     def __init__(self, argv, where, progress=None):
         self.argv = argv
@@ -208,36 +213,8 @@ class Transfer(object):
             self._write(b'F' + struct.pack('>I', len(header)) + header)
             if self._answer() == 'SKIP':
                 return {'name': name, 'bytes': 0, 'sha256': None, 'skipped': True, 'size': size}
-            extents = data_extents(fd, size)
-            total = sum(length for _o, length in extents)
             digest = hashlib.sha256()
-            sent = 0
-            next_report = self.PROGRESS_EVERY
-            # Read and hash in a thread while this one writes to the pipe:
-            # pread, sha256 and pipe writes all release the GIL.
-            chunks = queue.Queue(maxsize=4)
-            stop = threading.Event()
-            reader = threading.Thread(target=_read_chunks, args=(fd, extents, digest, chunks, path, stop))
-            reader.daemon = True
-            reader.start()
-            try:
-                while True:
-                    item = chunks.get()
-                    if item is None:
-                        break
-                    if isinstance(item, Exception):
-                        raise item
-                    offset, data = item
-                    self._write(b'D' + struct.pack('>QI', offset, len(data)))
-                    self._write(data)
-                    sent += len(data)
-                    if self.progress and sent >= next_report:
-                        self.progress(name, sent, total)
-                        next_report += self.PROGRESS_EVERY
-            finally:
-                _drain(chunks, reader, stop)
-            if self.progress:
-                self.progress(name, sent, total)
+            sent = self._send_data(fd, size, path, name, digest)
         trailer = json.dumps({'sha256': digest.hexdigest()}).encode('utf-8')
         self._write(b'E' + struct.pack('>I', len(trailer)) + trailer)
         answer = self._answer().split()
@@ -246,6 +223,40 @@ class Transfer(object):
         self.bytes_sent += sent
         return {'name': name, 'bytes': sent, 'sha256': digest.hexdigest(), 'skipped': False, 'size': size,
                 'seconds': round(time.monotonic() - began, 3)}
+
+    def _send_data(self, fd, size, path, name, digest):
+        """The allocated ranges of the open file ``fd`` as data frames,
+        hashed into ``digest``, with progress reports. Returns the bytes sent."""
+        extents = data_extents(fd, size)
+        total = sum(length for _o, length in extents)
+        sent = 0
+        next_report = PROGRESS_EVERY
+        # Read and hash in a thread while this one writes to the pipe:
+        # pread, sha256 and pipe writes all release the GIL.
+        chunks = queue.Queue(maxsize=4)
+        stop = threading.Event()
+        reader = threading.Thread(target=_read_chunks, args=(fd, extents, digest, chunks, path, stop))
+        reader.daemon = True
+        reader.start()
+        try:
+            while True:
+                item = chunks.get()
+                if item is None:
+                    break
+                if isinstance(item, Exception):
+                    raise item
+                offset, data = item
+                self._write(b'D' + struct.pack('>QI', offset, len(data)))
+                self._write(data)
+                sent += len(data)
+                if self.progress and sent >= next_report:
+                    self.progress(name, sent, total)
+                    next_report += PROGRESS_EVERY
+        finally:
+            _drain(chunks, reader, stop)
+        if self.progress:
+            self.progress(name, sent, total)
+        return sent
 
     def send_bytes(self, data, name, mode=0o600):
         """Send an in-memory document (a record) as ``name``."""

@@ -1,30 +1,32 @@
 # Copyright (c) 2026 novalite.compute contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""instance_reboot's engine: the one object that talks to AnsibleModule.
+"""instance_reboot's module object: the one object that talks to AnsibleModule.
 
 find the record -> observe libvirt -> plan (pure, _reboot_policy) -> in
 check mode report the plan; otherwise take the instance lock, read and plan
-again, and reboot.
+again, and reboot (``_module.runner.converge``; what each reboot method does
+and what check mode reports: ``_reboot/steps.py``).
 """
 
 from __future__ import annotations
 
-from ansible_collections.novalite.compute.plugins.module_utils._common.errors import NovaliteError
 from ansible_collections.novalite.compute.plugins.module_utils._common.ownership import check_owner
-from ansible_collections.novalite.compute.plugins.module_utils._module.hypervisor import hypervisor
+from ansible_collections.novalite.compute.plugins.module_utils._module.hypervisor import Hypervisor
 from ansible_collections.novalite.compute.plugins.module_utils._module.lookup import find_instance, observe
+from ansible_collections.novalite.compute.plugins.module_utils._module.runner import converge
 from ansible_collections.novalite.compute.plugins.module_utils._module.views import record_view
 from ansible_collections.novalite.compute.plugins.module_utils._reboot.policy import plan_reboot
 from ansible_collections.novalite.compute.plugins.module_utils._reboot.reboot import Rebooter
-from ansible_collections.novalite.compute.plugins.module_utils._storage.image_cache import fetch_settings
+from ansible_collections.novalite.compute.plugins.module_utils._reboot.steps import STEPS
 
 
 class RebootModule(object):
     def __init__(self, module):
         self.module = module
         self.params = module.params
-        self.this_host, self.paths, self.store, self.host = hypervisor(self.params)
-        self.rebooter = Rebooter(self.host, self.paths, self.store, fetch=fetch_settings(self.params))
+        self.hv = hv = Hypervisor.from_params(self.params)
+        self.this_host, self.paths, self.store, self.host = hv.this_host, hv.paths, hv.store, hv.host
+        self.rebooter = Rebooter(hv)
 
     def _assess(self):
         record = find_instance(self.store, self.params.get('name'), self.params.get('uuid'), self.paths)
@@ -32,21 +34,24 @@ class RebootModule(object):
         return record, plan_reboot(record, self.params['type'], observe(self.host, record))
 
     def run(self):
+        """The sequence of ``_module.runner``: look, check mode reports the
+        plan; otherwise the instance lock, look again, reboot (the step of
+        the plan's method, ``_reboot/steps.py``)."""
         with self.host:
-            record, plan = self._assess()
-            if self.module.check_mode:
-                return self._result(record, plan, None)
-            with self.store.lock(record.uuid, record.name):
-                record, plan = self._assess()
-                try:
-                    outcome = self.rebooter.reboot(record, plan, soft_timeout=self.params['soft_timeout'],
-                                                   wait_timeout=self.params['wait_timeout'])
-                except NovaliteError as exc:
-                    after = self.store.load(record.uuid)
-                    exc.details['instance'] = record_view(after, self.paths) if after else {}
-                    exc.details['plan'] = plan
-                    raise
-            return self._result(self.store.load(record.uuid), plan, outcome)
+            record, plan, outcome = converge(
+                self.module.check_mode,
+                assess=lambda _previous: self._assess(),
+                act=lambda look: self._step(look, 'run'),
+                report=lambda look: self._step(look, 'check'),
+                locks=(lambda look: self.store.lock(look[0].uuid, look[0].name),))
+            if not self.module.check_mode:
+                record = self.store.load(record.uuid)
+            return self._result(record, plan, outcome)
+
+    def _step(self, look, side):
+        """(record, plan, outcome) of the plan's step, checked or run."""
+        record, plan = look
+        return record, plan, getattr(STEPS[plan['method']], side)(self, record, plan)
 
     def _result(self, record, plan, outcome):
         result = {'changed': True, 'plan': plan, 'instance': record_view(record, self.paths)}

@@ -13,6 +13,7 @@ from ansible_collections.novalite.compute.plugins.module_utils._common.errors im
     InstanceInvalidState,
     InstanceLocked,
 )
+from ansible_collections.novalite.compute.plugins.module_utils._common.power_states import PowerState
 
 SOFT = 'soft'
 HARD = 'hard'
@@ -36,8 +37,6 @@ TASK_STATES = {
     SOFT: (states.REBOOTING, states.REBOOT_PENDING, states.REBOOT_STARTED),
     HARD: (states.REBOOTING_HARD, states.REBOOT_PENDING_HARD, states.REBOOT_STARTED_HARD),
 }
-
-RUNNING = 'running'
 
 
 def check_can_reboot(record, reboot_type):
@@ -79,12 +78,19 @@ def plan_reboot(record, reboot_type, observed):
         method, reason = HARD, 'hard reboot requested'
     elif not observed.get('defined'):
         method, reason = HARD, 'the domain is not defined in libvirt'
-    elif observed.get('power_state') != RUNNING:
+    elif observed.get('power_state') != PowerState.RUNNING.label:
         method, reason = HARD, 'the instance is not running (power state %s)' % observed.get('power_state')
     else:
         method, reason = SOFT, 'soft reboot requested'
     return {'type': reboot_type, 'method': method, 'reason': reason,
             'task_states': list(TASK_STATES[reboot_type])}
+
+
+def reboot_type(task_state, power_state):
+    """Nova's get_reboot_type: hard unless the guest runs and a soft reboot was asked."""
+    if power_state != PowerState.RUNNING.label or task_state in states.HARD_REBOOT_STATES:
+        return HARD
+    return SOFT
 
 
 def expected_before(reboot_type):
@@ -95,4 +101,4 @@ def expected_before(reboot_type):
 def state_after_failure(power_state_label):
     """Nova's rule after a failed driver reboot: an instance that still runs
     stays active (the fault is recorded); anything else goes to error."""
-    return states.ACTIVE if power_state_label == RUNNING else states.ERROR
+    return states.ACTIVE if power_state_label == PowerState.RUNNING.label else states.ERROR

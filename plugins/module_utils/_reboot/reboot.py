@@ -17,13 +17,9 @@ import time
 
 from ansible_collections.novalite.compute.plugins.module_utils._common import states
 from ansible_collections.novalite.compute.plugins.module_utils._common.errors import HypervisorError
+from ansible_collections.novalite.compute.plugins.module_utils._common.power_states import OFF_STATES, PowerState
 from ansible_collections.novalite.compute.plugins.module_utils._libvirt.guest_xml import write_guest_xml
-from ansible_collections.novalite.compute.plugins.module_utils._libvirt.power import (
-    OFF_STATES,
-    PowerState,
-    power_label,
-    wait_for,
-)
+from ansible_collections.novalite.compute.plugins.module_utils._libvirt.power import power_label, wait_for
 from ansible_collections.novalite.compute.plugins.module_utils._libvirt.power import wait_running
 from ansible_collections.novalite.compute.plugins.module_utils._reboot.policy import (
     SOFT,
@@ -83,11 +79,14 @@ def _domain_id(guest):
 
 
 class Rebooter(object):
-    def __init__(self, host, paths, store, fetch=None):
-        self.host = host
-        self.paths = paths
-        self.store = store
-        self.rebuilder = FileRebuilder(paths, fetch=fetch)
+    """Reboots instances of the hypervisor ``hv`` (a ``_module.hypervisor.Hypervisor``);
+    a hard reboot first puts back missing files (``FileRebuilder``)."""
+
+    def __init__(self, hv):
+        self.host = hv.host
+        self.paths = hv.paths
+        self.store = hv.store
+        self.rebuilder = FileRebuilder(hv)
 
     def _power_label(self, uuid):
         return power_label(self.host.guest_by_uuid(uuid))

@@ -29,10 +29,10 @@ from __future__ import annotations
 
 from ansible_collections.novalite.compute.plugins.module_utils._common import migration_states as ms
 from ansible_collections.novalite.compute.plugins.module_utils._common import states as st
+from ansible_collections.novalite.compute.plugins.module_utils._common.power_states import PowerState
 from ansible_collections.novalite.compute.plugins.module_utils._reconcile.policy import Action
 
 CONFIRM, REVERT, FINISH, UNKNOWN = 'confirm', 'revert', 'finish', 'unknown'
-TERMINAL = ms.DONE + (ms.ERROR,)
 HANDED_OVER_TASK_STATES = (st.RESIZE_MIGRATED, st.RESIZE_FINISH)
 BEFORE_HAND_OVER = (ms.PRE_MIGRATING, ms.MIGRATING)
 
@@ -154,7 +154,7 @@ def fleet_view(reports):
     owners = dict((uuid, record['host']) for uuid, record in newest.items())
     outcomes = {}
     for mid, by_host in sorted(copies.items(), key=lambda item: _latest(item[1])):
-        if all(copy['status'] in TERMINAL for copy in by_host.values()):
+        if all(copy['status'] in ms.TERMINAL for copy in by_host.values()):
             continue
         uuid = by_host[sorted(by_host)[0]]['instance_uuid']
         found = outcome_of(by_host, records.get(uuid, {}), reported)
@@ -185,7 +185,7 @@ def migration_actions(outcome, this_host, record, copy, observed):
 
 
 def _open(copy):
-    return copy is not None and copy['status'] not in TERMINAL
+    return copy is not None and copy['status'] not in ms.TERMINAL
 
 
 def _should_run(record):
@@ -209,7 +209,7 @@ def _dest_half(outcome, record, copy, observed):
         if holds and record.task_state in HANDED_OVER_TASK_STATES:
             return [Action('finish_migration', '%s (task_state %s)' % (outcome.reason, record.task_state))]
         if holds and record.vm_state == st.RESIZED and _should_run(record) \
-                and observed.get('power_state') != 'running':
+                and observed.get('power_state') != PowerState.RUNNING.label:
             return [Action('finish_migration', '%s, but its guest is %s: finished again, which starts it'
                            % (outcome.reason, observed.get('power_state') or 'not defined'))]
         return []

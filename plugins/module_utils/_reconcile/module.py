@@ -1,16 +1,23 @@
 # Copyright (c) 2026 novalite.compute contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""state_reconcile's engine: the one object that talks to AnsibleModule."""
+"""state_reconcile's module object: the one object that talks to AnsibleModule.
+
+The sequence of ``_module.runner.converge``: one unlocked look plans every
+instance (check mode reports it); the real run then takes each instance's
+lock in turn, plans it again there and acts (``Reconciler.execute``; the
+action kinds and what each does are the ``_do_<kind>`` methods of
+``_reconcile/actions.py``, named by ``_reconcile/policy.py``).
+"""
 
 from __future__ import annotations
 
 from ansible_collections.novalite.compute.plugins.module_utils._common.errors import InvalidInput, ReconcileIncomplete
 from ansible_collections.novalite.compute.plugins.module_utils._common.spec import validate_uuid
-from ansible_collections.novalite.compute.plugins.module_utils._module.hypervisor import hypervisor
+from ansible_collections.novalite.compute.plugins.module_utils._module.hypervisor import Hypervisor
+from ansible_collections.novalite.compute.plugins.module_utils._module.runner import converge
 from ansible_collections.novalite.compute.plugins.module_utils._reconcile.fleet_policy import RECORD_FIELDS
 from ansible_collections.novalite.compute.plugins.module_utils._reconcile.policy import changes
 from ansible_collections.novalite.compute.plugins.module_utils._reconcile.reconcile import Reconciler, run_all
-from ansible_collections.novalite.compute.plugins.module_utils._storage.image_cache import fetch_settings
 
 REPORT_KEYS = ('compute_host', 'records', 'migrations')
 
@@ -33,11 +40,10 @@ class ReconcileModule(object):
         self.module = module
         p = module.params
         self.params = p
-        self.this_host, self.paths, self.store, self.host = hypervisor(p)
-        self.reconciler = Reconciler(self.host, self.paths, self.store, self.this_host,
-                                     resume=p['resume_guests_state_on_host_boot'],
-                                     shutdown_timeout=p['shutdown_timeout'], wait_timeout=p['wait_timeout'],
-                                     fetch=fetch_settings(p))
+        self.hv = hv = Hypervisor.from_params(p)
+        self.this_host, self.paths, self.store, self.host = hv.this_host, hv.paths, hv.store, hv.host
+        self.reconciler = Reconciler(hv, resume=p['resume_guests_state_on_host_boot'],
+                                     shutdown_timeout=p['shutdown_timeout'], wait_timeout=p['wait_timeout'])
 
     def _owners(self):
         owners = {}
@@ -53,24 +59,43 @@ class ReconcileModule(object):
         if any(not item for item in only):
             raise InvalidInput('instances must not contain empty names')
         with self.host:
-            records = self.store.list()
-            entries, orphans = self.reconciler.plan(mode, records, owners, only, fleet)
-            files = self.reconciler.host_leftovers() if mode != 'sync' and not only else []
-            result = {'changed': any(changes(e['actions']) for e in entries) or bool(files),
-                      'compute_host': self.this_host, 'mode': mode, 'plan': [self._view(e) for e in entries],
-                      'orphans': orphans, 'leftovers': files, 'results': [], 'errors': 0,
-                      'report': self.reconciler.report(records),
-                      'records': [dict((f, r.to_dict().get(f)) for f in RECORD_FIELDS) for r in records]}
-            if self.module.check_mode or not result['changed']:
-                return result
-            results, errors = run_all(self.reconciler, entries, mode)
-            removed = self.reconciler.remove_host_leftovers() if files else []
+            outcome = converge(self.module.check_mode,
+                               assess=lambda _previous: self._look(mode, owners, only, fleet),
+                               act=self._act, report=lambda look: (look[0], None))
+        result, done = outcome[0], outcome[1]
+        if done is None:
+            return result
+        results, errors, removed = done
         result.update(results=results, errors=errors, leftovers_removed=removed,
                       changed=any(r.get('done') and any(a['action'] != 'note' for a in r['done']) for r in results)
                       or errors > 0 or bool(removed))
         if errors and self.params['fail_on_error']:
             raise ReconcileIncomplete('%d instance(s) could not be reconciled' % errors, **result)
         return result
+
+    def _look(self, mode, owners, only, fleet):
+        """The plan of every instance and move of this host, and the host's
+        leftovers, from one unlocked look: (result, entries, files, mode)."""
+        records = self.store.list()
+        entries, orphans = self.reconciler.plan(mode, records, owners, only, fleet)
+        files = self.reconciler.host_leftovers() if mode != 'sync' and not only else []
+        result = {'changed': any(changes(e['actions']) for e in entries) or bool(files),
+                  'compute_host': self.this_host, 'mode': mode, 'plan': [self._view(e) for e in entries],
+                  'orphans': orphans, 'leftovers': files, 'results': [], 'errors': 0,
+                  'report': self.reconciler.report(records),
+                  'records': [dict((f, r.to_dict().get(f)) for f in RECORD_FIELDS) for r in records]}
+        return result, entries, files, mode
+
+    def _act(self, look):
+        """The real run: each entry planned again and carried out under its
+        instance lock (``Reconciler.execute``), then the host's leftovers
+        removed. (result, None) when the look plans nothing."""
+        result, entries, files, mode = look
+        if not result['changed']:
+            return result, None
+        results, errors = run_all(self.reconciler, entries, mode)
+        removed = self.reconciler.remove_host_leftovers() if files else []
+        return result, (results, errors, removed)
 
     @staticmethod
     def _view(entry):

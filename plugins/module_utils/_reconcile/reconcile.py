@@ -1,12 +1,15 @@
 # Copyright (c) 2026 novalite.compute contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""state_reconcile's engine: read every record, migration record and
+"""The Reconciler: read every record, migration record and
 libvirt domain of this host in one pass, plan with the pure tables
-(_reconcile_policy for one instance, _fleet_policy for moves, judged from
+(``policy`` for one instance, ``fleet_policy`` for moves, judged from
 every host's report when the reconcile playbook passes them), then carry the
 plan out instance by instance, each under its lock and planned again from
 what is there at that moment. A failing instance is reported and the others
 go on. Files that interrupted writes left behind are removed last.
+
+Here: the plan and the execution loop; how each kind of action is done is
+``actions`` (``ReconcileActions``, the Reconciler's base class).
 """
 
 from __future__ import annotations
@@ -15,18 +18,17 @@ import os
 
 from ansible_collections.novalite.compute.plugins.module_utils._common import migration_states as ms
 from ansible_collections.novalite.compute.plugins.module_utils._common import states
-from ansible_collections.novalite.compute.plugins.module_utils._common.errors import DomainNotFound, MigrationError, NovaliteError
+from ansible_collections.novalite.compute.plugins.module_utils._common.errors import DomainNotFound, NovaliteError
 from ansible_collections.novalite.compute.plugins.module_utils._common.failpoints import name_of, reached
 from ansible_collections.novalite.compute.plugins.module_utils._common.steps import check_step
 from ansible_collections.novalite.compute.plugins.module_utils._instance.lifecycle import Lifecycle
 from ansible_collections.novalite.compute.plugins.module_utils._libvirt.host import unmanaged_reason
-from ansible_collections.novalite.compute.plugins.module_utils._libvirt.power import OFF_STATES, power_label
 from ansible_collections.novalite.compute.plugins.module_utils._migrate.dest import MigrationDest
-from ansible_collections.novalite.compute.plugins.module_utils._migrate.source import MigrationSource, restore_source_copy
-from ansible_collections.novalite.compute.plugins.module_utils._reboot.policy import TASK_STATES
+from ansible_collections.novalite.compute.plugins.module_utils._migrate.source import MigrationSource
+from ansible_collections.novalite.compute.plugins.module_utils._module.runner import under_locks
 from ansible_collections.novalite.compute.plugins.module_utils._reboot.reboot import Rebooter
+from ansible_collections.novalite.compute.plugins.module_utils._reconcile.actions import ReconcileActions
 from ansible_collections.novalite.compute.plugins.module_utils._reconcile.fleet_policy import (
-    TERMINAL,
     fleet_view,
     migration_actions,
     migration_summary,
@@ -34,27 +36,28 @@ from ansible_collections.novalite.compute.plugins.module_utils._reconcile.fleet_
 )
 from ansible_collections.novalite.compute.plugins.module_utils._reconcile.policy import Action, changes, recover, sync
 from ansible_collections.novalite.compute.plugins.module_utils._store import leftovers
-from ansible_collections.novalite.compute.plugins.module_utils._store.migrations import MigrationStore
 from ansible_collections.novalite.compute.plugins.module_utils._store.operation import collection_error
 
 MODES = ('recover', 'sync', 'both')
 
 
-class Reconciler(object):
-    def __init__(self, host, paths, store, this_host, resume=False, shutdown_timeout=60, wait_timeout=120,
-                 fetch=None):
-        self.host = host
-        self.paths = paths
-        self.store = store
-        self.this_host = this_host
+class Reconciler(ReconcileActions):
+    """Recovery and sync on the hypervisor ``hv`` (a ``_module.hypervisor.Hypervisor``),
+    through the flows' engines built on the same context."""
+
+    def __init__(self, hv, resume=False, shutdown_timeout=60, wait_timeout=120):
+        self.host = hv.host
+        self.paths = hv.paths
+        self.store = hv.store
+        self.this_host = hv.this_host
         self.resume = resume
         self.shutdown_timeout = shutdown_timeout
         self.wait_timeout = wait_timeout
-        self.lifecycle = Lifecycle(host, paths, store)
-        self.rebooter = Rebooter(host, paths, store, fetch=fetch)
-        self.migrations = MigrationStore(paths)
-        self.source = MigrationSource(host, paths, store, self.migrations, this_host)
-        self.dest = MigrationDest(host, paths, store, self.migrations, this_host, fetch=fetch)
+        self.lifecycle = Lifecycle(hv)
+        self.rebooter = Rebooter(hv)
+        self.migrations = hv.migrations
+        self.source = MigrationSource(hv)
+        self.dest = MigrationDest(hv)
         self.outcomes = {}
 
     # -- looking -----------------------------------------------------------------------
@@ -108,7 +111,7 @@ class Reconciler(object):
         fleet_owners, outcomes = fleet_view(reports)
         fleet_owners.update(owners or {})
         self.outcomes = outcomes
-        self.finished_migrations = set(m['id'] for m in local['migrations'] if m['status'] in TERMINAL) \
+        self.finished_migrations = set(m['id'] for m in local['migrations'] if m['status'] in ms.TERMINAL) \
             - set(outcomes)
         moves = dict((o.instance_uuid, o) for o in outcomes.values() if self.this_host in (o.source, o.dest))
         guests = dict((g.uuid, g) for g in self.host.list_guests())   # one listAllDomains
@@ -155,169 +158,34 @@ class Reconciler(object):
 
     # -- acting ------------------------------------------------------------------------
     def execute(self, entry, mode):
-        """Plan this instance again under its lock and act. Returns the
-        actions done (dicts)."""
+        """Plan this instance again under its lock and act (the shared
+        runner's locked half). Returns the actions done (dicts)."""
         uuid = entry['uuid']
         outcome = entry.get('outcome')
-        with self.store.lock(uuid, entry['name']):
+
+        def look(_previous):
             record = self.store.load(uuid)
             guest = self.host.any_guest_by_uuid(uuid)     # judged by _observation (foreign: no actions)
-            actions = self._actions(record, self._observation(uuid, guest, outcome), entry['owner'], mode, outcome)
-            done = []
-            for action in actions:
-                if action.kind != 'note':
-                    check_step(states.ACTION_RECONCILE, action.kind)
-                    if record is not None:
-                        self.store.actions(uuid).append(states.ACTION_RECONCILE, action.kind, reason=action.reason)
-                    reached(name_of(states.ACTION_RECONCILE, action.kind))
-                    getattr(self, '_do_' + action.kind)(record, guest, action, outcome)
-                    record = self.store.load(uuid)
-                    guest = self.host.any_guest_by_uuid(uuid)
-                done.append(action.to_dict())
-            return done
+            return record, guest, self._actions(record, self._observation(uuid, guest, outcome), entry['owner'],
+                                                mode, outcome)
 
-    def _save(self, record, **changes_):
-        for field, value in changes_.items():
-            setattr(record, field, value)
-        self.store.save(record)
+        return under_locks([lambda _look: self.store.lock(uuid, entry['name'])], look,
+                           lambda fresh: self._apply(uuid, fresh, outcome))
 
-    def _do_destroy_domain(self, _record, guest, _action, _outcome):
-        guest.destroy()
-        guest.undefine(keep_nvram=True)
-
-    def _do_complete_deletion(self, record, guest, _action, _outcome):
-        self.lifecycle.purge(guest, record.uuid)
-
-    def _do_set_error(self, record, guest, action, _outcome):
-        self._save(record, vm_state=states.ERROR, task_state=None, power_state=power_label(guest),
-                   fault={'message': action.reason, 'step': 'reconcile', 'action': 'reconcile'})
-
-    def _do_clear_task_state(self, record, guest, action, _outcome):
-        changes_ = {'task_state': None, 'power_state': power_label(guest)}
-        if action.params.get('vm_state'):
-            changes_['vm_state'] = action.params['vm_state']
-        self._save(record, **changes_)
-
-    def _do_finish_deletion(self, record, guest, _action, _outcome):
-        self.lifecycle.delete(record, guest)
-
-    def _reboot(self, record, kind, reason):
-        plan = {'type': kind, 'method': kind, 'reason': reason, 'task_states': list(TASK_STATES[kind])}
-        self.rebooter.reboot(record, plan, soft_timeout=self.shutdown_timeout, wait_timeout=self.wait_timeout)
-
-    def _do_reboot(self, record, _guest, action, _outcome):
-        self._save(record, task_state=None)
-        self._reboot(record, action.params['type'], action.reason)
-
-    def _do_stop(self, record, _guest, _action, _outcome):
-        self._save(record, task_state=None)
-        self.lifecycle.stop(record, shutdown_timeout=self.shutdown_timeout)
-
-    def _do_start(self, record, _guest, _action, _outcome):
-        self._save(record, task_state=None)
-        self.lifecycle.start(record, wait_timeout=self.wait_timeout)
-
-    def _do_revert_migration(self, record, _guest, action, outcome):
-        """End a move on this host's side by going back to the source:
-        the destination's copy, probe and claim removed, or the source's
-        copy restored (Nova's finish_revert_migration), or only the source's
-        migration record closed when nothing else is left."""
-        final = action.params.get('final_status') or ms.ERROR
-        copy = self.migrations.load(outcome.id) if outcome is not None else None
-        if outcome is None:
-            self._restore_without_migration(record, action)
-        elif action.params['side'] == 'dest':
-            self.dest.revert(record, copy or self._stand_in(outcome), final_status=final)
-        elif action.params.get('restore'):
-            self.source.revert(record, copy, wait_timeout=self.wait_timeout, final_status=final)
-        else:
-            self._close_migration(record, copy, outcome, final)
-
-    def _stand_in(self, outcome):
-        """The destination's copy of a migration whose prep was cut short
-        before it was written: what the other hosts reported of it."""
-        return {'id': outcome.id, 'instance_uuid': outcome.instance_uuid, 'instance_name': outcome.instance_uuid,
-                'source_compute': outcome.source, 'dest_compute': outcome.dest, 'status': ms.PRE_MIGRATING,
-                'shared_storage': False}
-
-    def _close_migration(self, record, copy, outcome, final):
-        if copy is not None and copy['status'] not in TERMINAL:
-            self.migrations.save(copy, final)
-        probe = self.paths.probe(outcome.id)
-        if os.path.exists(probe):
-            os.unlink(probe)
-        if record is not None and (record.migration or {}).get('id') == outcome.id:
-            self._save(record, migration=dict(record.migration, status=final))
-
-    def _restore_without_migration(self, record, action):
-        """A record in resize_migrating whose migration record is gone: the
-        source copy comes back from the record alone."""
-        guest = restore_source_copy(self.host, self.paths, record, self.this_host, record.old_flavor,
-                                    action.params['power_on'], self.wait_timeout)
-        old_vm_state = (record.system_metadata or {}).get('old_vm_state') or states.ACTIVE
-        meta = dict(record.system_metadata or {})
-        meta.pop('old_vm_state', None)
-        migration = dict(record.migration or {}, status=ms.ERROR) if record.migration else None
-        self._save(record, task_state=None, vm_state=old_vm_state, old_flavor=None, new_flavor=None,
-                   system_metadata=meta, migration=migration, power_state=power_label(guest))
-
-    def _migration(self, outcome):
-        copy = self.migrations.load(outcome.id)
-        if copy is None:
-            raise MigrationError('no migration %s on this host (%s)' % (outcome.id, self.this_host),
-                                 step='reconcile')
-        return copy
-
-    def _do_finish_migration(self, record, _guest, _action, outcome):
-        """Nova's finish_resize, run again from its start: the instance is
-        this host's now (resized, awaiting confirm)."""
-        if record.task_state != states.RESIZE_MIGRATED:
-            self._save(record, task_state=states.RESIZE_MIGRATED)
-        self.dest.finish(record, self._migration(outcome), wait_timeout=self.wait_timeout)
-
-    def _do_confirm_migration(self, record, _guest, action, outcome):
-        if action.params['side'] == 'dest':
-            self.dest.confirm(record, self._migration(outcome))
-        else:
-            self.source.confirm(record, self._migration(outcome), reported_status=outcome.dest_status)
-
-    def _do_complete_handover(self, record, _guest, _action, outcome):
-        """The destination holds the record: this host's copy says so too
-        (what the source's migrate step would have saved last)."""
-        migration = self._migration(outcome)
-        if migration['status'] != ms.POST_MIGRATING:
-            self.migrations.save(migration, ms.POST_MIGRATING)
-        self._save(record, host=outcome.dest, task_state=states.RESIZE_MIGRATED,
-                   power_state=power_label(self.host.guest_by_uuid(record.uuid)),
-                   migration=self.source.migration_ref(migration))
-
-    def _do_remove_leftovers(self, _record, _guest, action, _outcome):
-        leftovers.remove_files(action.params['files'])
-
-    def _do_finish_resize(self, record, _guest, _action, _outcome):
-        """An in-place resize cut short: run it again (growing is idempotent)."""
-        new_flavor = dict(record.new_flavor)
-        self._save(record, task_state=None)
-        self.lifecycle.resize(record, new_flavor)
-
-    def _do_resume(self, record, _guest, action, _outcome):
-        """Nova's resume_state_on_host_boot: a hard reboot, with the hard
-        reboot's task states, so that one cut short is recovered like any
-        reboot (the record ends active, as it was)."""
-        self._reboot(record, 'hard', action.reason)
-
-    def _do_record_power_state(self, record, _guest, action, _outcome):
-        self._save(record, power_state=action.params['power_state'])
-
-    def _do_sync_stop(self, record, guest, _action, _outcome):
-        if guest is not None and guest.power_state() not in OFF_STATES:
-            guest.destroy()
-        self._save(record, vm_state=states.STOPPED, task_state=None, power_state=power_label(guest))
-
-    def _do_force_stop(self, record, guest, _action, _outcome):
-        if guest is not None:
-            guest.destroy()
-        self._save(record, vm_state=states.STOPPED, task_state=None, power_state=power_label(guest))
+    def _apply(self, uuid, look, outcome):
+        record, guest, actions = look
+        done = []
+        for action in actions:
+            if action.kind != 'note':
+                check_step(states.ACTION_RECONCILE, action.kind)
+                if record is not None:
+                    self.store.actions(uuid).append(states.ACTION_RECONCILE, action.kind, reason=action.reason)
+                reached(name_of(states.ACTION_RECONCILE, action.kind))
+                getattr(self, '_do_' + action.kind)(record, guest, action, outcome)
+                record = self.store.load(uuid)
+                guest = self.host.any_guest_by_uuid(uuid)
+            done.append(action.to_dict())
+        return done
 
 
 def _wanted(only, uuid, name):

@@ -20,17 +20,19 @@ from ansible_collections.novalite.compute.plugins.module_utils._common.units imp
 from ansible_collections.novalite.compute.plugins.module_utils._libvirt.designer import disk_mapping
 from ansible_collections.novalite.compute.plugins.module_utils._storage import disks as _disks
 from ansible_collections.novalite.compute.plugins.module_utils._storage.config_drive import make_drive, metadata_files
-from ansible_collections.novalite.compute.plugins.module_utils._storage.image_cache import ImageCache, cache_name
+from ansible_collections.novalite.compute.plugins.module_utils._storage.image_cache import cache_name
 from ansible_collections.novalite.compute.plugins.module_utils._store import paths as _paths
 
 
 class FileRebuilder(object):
     """Recreates missing instance files; ``ensure(record)`` returns the list
-    of what it recreated (empty when everything was in place)."""
+    of what it recreated (empty when everything was in place). ``hv``: the
+    hypervisor context (``_module.hypervisor.Hypervisor``); its ``images()``
+    fetches a missing base image again."""
 
-    def __init__(self, paths, fetch=None):
-        self.paths = paths
-        self.fetch = fetch or {}
+    def __init__(self, hv):
+        self.paths = hv.paths
+        self.hv = hv
 
     def ensure(self, record):
         uuid = record.uuid
@@ -73,7 +75,7 @@ class FileRebuilder(object):
         if os.path.realpath(backing) != os.path.realpath(expected):
             raise NovaliteError('backing file %s of the root disk is missing and is not the cache entry '
                                 '%s of image %s; restore it by hand' % (backing, expected, record.image['url']))
-        cache = ImageCache(self.paths, force_raw=backing_format == 'raw', **self.fetch)
+        cache = self.hv.images(force_raw=backing_format == 'raw')
         root_bytes = (record.flavor.get('root_gb') or 0) * GiB or None
         base = cache.get(record.image, max_size=root_bytes)
         if backing_format and base.format != backing_format:

@@ -21,7 +21,7 @@ import os
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 MODULE_UTILS = os.path.join(ROOT, 'plugins', 'module_utils')
 PREFIX = 'ansible_collections.novalite.compute.plugins.module_utils.'
 

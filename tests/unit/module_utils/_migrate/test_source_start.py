@@ -6,6 +6,7 @@ resize_prep")."""
 
 from ansible_collections.novalite.compute.plugins.module_utils._common import migration_states as ms
 from ansible_collections.novalite.compute.plugins.module_utils._migrate.source import MigrationSource
+from ansible_collections.novalite.compute.plugins.module_utils._module.hypervisor import Hypervisor
 from ansible_collections.novalite.compute.plugins.module_utils._store.migrations import MigrationStore
 from ansible_collections.novalite.compute.plugins.module_utils._store.paths import InstancePaths
 from ansible_collections.novalite.compute.plugins.module_utils._store.records import InstanceRecord, RecordStore
@@ -19,7 +20,7 @@ def setup(tmp_path):
     store, migrations = RecordStore(paths), MigrationStore(paths)
     store.save(InstanceRecord({'uuid': UUID, 'name': 'web1', 'host': 'hv1', 'vm_state': 'active',
                                'flavor': dict(FLAVOR)}))
-    return store, migrations, MigrationSource(None, paths, store, migrations, 'hv1')
+    return store, migrations, MigrationSource(Hypervisor(None, paths, store, 'hv1', migrations=migrations))
 
 
 def test_a_start_run_again_reuses_the_move_and_restores_resize_prep(tmp_path):

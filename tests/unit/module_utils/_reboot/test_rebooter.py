@@ -11,7 +11,8 @@ from ansible_collections.novalite.compute.plugins.module_utils._common.errors im
     NovaliteError,
     UnexpectedTaskState,
 )
-from ansible_collections.novalite.compute.plugins.module_utils._libvirt.power import PowerState
+from ansible_collections.novalite.compute.plugins.module_utils._common.power_states import PowerState
+from ansible_collections.novalite.compute.plugins.module_utils._module.hypervisor import Hypervisor
 from ansible_collections.novalite.compute.plugins.module_utils._reboot import reboot as _reboot
 from ansible_collections.novalite.compute.plugins.module_utils._reboot.policy import plan_reboot
 from ansible_collections.novalite.compute.plugins.module_utils._reboot.reboot import Rebooter
@@ -92,7 +93,7 @@ def setup(tmp_path, monkeypatch):
     monkeypatch.setattr(_reboot, 'SOFT_POLL_INTERVAL', 0.01)
 
     def make(guest):
-        rebooter = Rebooter(FakeHost(guest), paths, store)
+        rebooter = Rebooter(Hypervisor(FakeHost(guest), paths, store, 'hv1'))
         rebooter.rebuilder = FakeRebuilder()
         return rebooter
     return store, record, saved, make

@@ -13,13 +13,16 @@ import pytest
 
 from ansible_collections.novalite.compute.plugins.module_utils._common.errors import ImageUnacceptable
 from ansible_collections.novalite.compute.plugins.module_utils._storage import image_format as _image_format
+from ansible_collections.novalite.compute.plugins.module_utils._storage import image_header as _image_header
+from ansible_collections.novalite.compute.plugins.module_utils._storage import image_magic as _image_magic
+from ansible_collections.novalite.compute.plugins.module_utils._storage import qcow2_header as _qcow2_header
 from ansible_collections.novalite.compute.plugins.module_utils._storage.image_format import (
     check_safe,
-    detect_format,
     inspect_fd,
     inspect_path,
     refusal,
 )
+from ansible_collections.novalite.compute.plugins.module_utils._storage.image_magic import detect_format
 
 KiB = 1024
 MiB = 1024 ** 2
@@ -463,9 +466,20 @@ def test_reads_are_bounded(tmp_path, monkeypatch, make, limit):
     assert sum(read) <= limit
 
 
-def test_stdlib_only():
-    """Pure: nothing but the stdlib and the collection's exception types."""
-    with open(_image_format.__file__) as handle:
+STORAGE = 'ansible_collections.novalite.compute.plugins.module_utils._storage.'
+
+
+@pytest.mark.parametrize('module, expected', [
+    (_image_format, {'__future__', 'os', 'stat', 'ansible_collections.novalite.compute.plugins.module_utils._common.errors',
+                     STORAGE + 'image_header', STORAGE + 'image_magic', STORAGE + 'qcow2_header'}),
+    (_image_header, {'__future__', 'os'}),
+    (_image_magic, {'__future__', 'struct'}),
+    (_qcow2_header, {'__future__', 'struct', STORAGE + 'image_header'}),
+], ids=['image_format', 'image_header', 'image_magic', 'qcow2_header'])
+def test_stdlib_only(module, expected):
+    """Pure: nothing but the stdlib, the collection's exception types and
+    the other parts of the inspector."""
+    with open(module.__file__) as handle:
         tree = ast.parse(handle.read())
     imported = set()
     for node in ast.walk(tree):
@@ -473,5 +487,4 @@ def test_stdlib_only():
             imported.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             imported.add(node.module)
-    assert imported == {'__future__', 'os', 'stat', 'struct',
-                        'ansible_collections.novalite.compute.plugins.module_utils._common.errors'}
+    assert imported == expected

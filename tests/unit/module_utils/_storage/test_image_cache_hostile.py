@@ -12,8 +12,11 @@ import pytest
 from ansible_collections.novalite.compute.plugins.module_utils._common.commands import run
 from ansible_collections.novalite.compute.plugins.module_utils._common.errors import CommandError, ImageFetchError, ImageUnacceptable
 from ansible_collections.novalite.compute.plugins.module_utils._storage import image_cache as _image_cache
+from ansible_collections.novalite.compute.plugins.module_utils._storage import image_fetch as _image_fetch
+from ansible_collections.novalite.compute.plugins.module_utils._storage import image_provenance as _image_provenance
 from ansible_collections.novalite.compute.plugins.module_utils._storage import qemu_img as _qemu_img
-from ansible_collections.novalite.compute.plugins.module_utils._storage.image_cache import ImageCache, download_cap
+from ansible_collections.novalite.compute.plugins.module_utils._storage.image_cache import ImageCache
+from ansible_collections.novalite.compute.plugins.module_utils._storage.image_fetch import download_cap
 from ansible_collections.novalite.compute.plugins.module_utils._store.paths import InstancePaths
 
 MiB = 1024 * 1024
@@ -226,7 +229,7 @@ class FakeResponse(object):
 
 
 def fetch_with(monkeypatch, tmp_path, response, **cache_args):
-    monkeypatch.setattr(_image_cache, 'open_url', lambda *a, **k: response)
+    monkeypatch.setattr(_image_fetch, 'open_url', lambda *a, **k: response)
     paths = InstancePaths(str(tmp_path / 'inst'))
     cache = ImageCache(paths, **cache_args)
     return paths, cache
@@ -307,11 +310,11 @@ def test_content_digest_ignores_holes_but_not_data(tmp_path):
         handle.write(b'y')
     with open(sparse, 'rb') as src, open(dense, 'wb') as dst:
         dst.write(src.read())               # the same bytes, all allocated
-    assert _image_cache.content_digest(sparse) == _image_cache.content_digest(dense)
+    assert _image_provenance.content_digest(sparse) == _image_provenance.content_digest(dense)
     with open(dense, 'r+b') as handle:
         handle.seek(15 * MiB)
         handle.write(b'z')
-    assert _image_cache.content_digest(sparse) != _image_cache.content_digest(dense)
+    assert _image_provenance.content_digest(sparse) != _image_provenance.content_digest(dense)
 
 
 @pytest.mark.parametrize('attack', ['endless-trailer', 'slow-headers'])
@@ -353,16 +356,16 @@ def test_a_local_source_that_grows_is_copied_only_as_far_as_it_was(tmp_path):
     source = qcow2(tmp_path / 'grow.qcow2')
     size = os.path.getsize(source)
     cache = ImageCache(InstancePaths(str(tmp_path / 'inst')), force_raw=False)
-    real_copy = _image_cache._copy_fd
+    real_copy = _image_fetch._copy_fd
 
     def grow_then_copy(src, out, length, hashers):
         with open(source, 'ab') as handle:      # the owner appends while we copy
             handle.write(b'\0' * MiB)
         return real_copy(src, out, length, hashers)
 
-    _image_cache._copy_fd = grow_then_copy
+    _image_fetch._copy_fd = grow_then_copy
     try:
         base = cache.get({'url': 'file://' + source, 'checksum': 'sha256:' + digest(source)})
     finally:
-        _image_cache._copy_fd = real_copy
+        _image_fetch._copy_fd = real_copy
     assert os.path.getsize(base.path) == size

@@ -3,7 +3,8 @@
 import pytest
 
 from ansible_collections.novalite.compute.plugins.module_utils._common.errors import InstanceInvalidState, InstanceLocked, InvalidInput
-from ansible_collections.novalite.compute.plugins.module_utils._instance.policy import Step, managed_view, plan, predict
+from ansible_collections.novalite.compute.plugins.module_utils._instance.policy import Step, managed_view, plan
+from ansible_collections.novalite.compute.plugins.module_utils._instance.steps import predict
 from ansible_collections.novalite.compute.plugins.module_utils._store.records import InstanceRecord
 
 FLAVOR = {'vcpus': 1, 'memory_mb': 128, 'root_gb': 1, 'ephemeral_gb': 0, 'swap_mb': 0}

@@ -3,7 +3,8 @@
 import pytest
 
 from ansible_collections.novalite.compute.plugins.module_utils._common.errors import InstanceInvalidState, WaitTimeout
-from ansible_collections.novalite.compute.plugins.module_utils._libvirt.power import PowerState, from_libvirt, wait_for
+from ansible_collections.novalite.compute.plugins.module_utils._common.power_states import PowerState
+from ansible_collections.novalite.compute.plugins.module_utils._libvirt.power import from_libvirt, wait_for
 
 
 class FakeClock(object):

@@ -11,6 +11,7 @@ from ansible_collections.novalite.compute.plugins.module_utils._common.errors im
 from ansible_collections.novalite.compute.plugins.module_utils._instance import spawn as _spawn
 from ansible_collections.novalite.compute.plugins.module_utils._instance.policy import plan
 from ansible_collections.novalite.compute.plugins.module_utils._instance.spawn import Spawner
+from ansible_collections.novalite.compute.plugins.module_utils._module.hypervisor import Hypervisor
 from ansible_collections.novalite.compute.plugins.module_utils._storage.image_cache import CachedImage
 from ansible_collections.novalite.compute.plugins.module_utils._store.paths import InstancePaths
 from ansible_collections.novalite.compute.plugins.module_utils._store.records import InstanceRecord, RecordStore
@@ -54,7 +55,8 @@ def spawner(tmp_path, monkeypatch):
     paths.ensure_layout()
     store = RecordStore(paths, lock_timeout=1)
     host = FakeHost()
-    return Spawner(host, paths, store, FakeImages(paths.base_dir)), host, store, paths
+    hv = Hypervisor(host, paths, store, 'hv1', image_cache=lambda paths, **_kw: FakeImages(paths.base_dir))
+    return Spawner(hv), host, store, paths
 
 
 def test_unexpected_exception_in_spawn_cleans_up_and_records_the_fault(spawner):

@@ -1,7 +1,7 @@
 """The soft reboot loop against a scripted fake guest on a fake clock."""
 
 from ansible_collections.novalite.compute.plugins.module_utils._common.errors import WaitTimeout
-from ansible_collections.novalite.compute.plugins.module_utils._libvirt.power import PowerState
+from ansible_collections.novalite.compute.plugins.module_utils._common.power_states import PowerState
 from ansible_collections.novalite.compute.plugins.module_utils._reboot.reboot import (
     REBOOTED_BY_GUEST,
     RESTARTED,
