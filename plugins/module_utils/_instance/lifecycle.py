@@ -22,20 +22,16 @@ from ansible_collections.novalite.compute.plugins.module_utils._libvirt.designer
 from ansible_collections.novalite.compute.plugins.module_utils._libvirt.domain_xml import METADATA_NS
 from ansible_collections.novalite.compute.plugins.module_utils._libvirt.guest_xml import write_guest_xml
 from ansible_collections.novalite.compute.plugins.module_utils._libvirt.power import clean_power_off, power_label, wait_running
+from ansible_collections.novalite.compute.plugins.module_utils._module.hypervisor import OnHypervisor
 from ansible_collections.novalite.compute.plugins.module_utils._storage.disks import resize_disks
 from ansible_collections.novalite.compute.plugins.module_utils._store import paths as _paths
 from ansible_collections.novalite.compute.plugins.module_utils._store.operation import Operation, error_out
 from ansible_collections.novalite.compute.plugins.module_utils._store.records import utcnow
 
 
-class Lifecycle(object):
+class Lifecycle(OnHypervisor):
     """Operations on the existing instances of the hypervisor ``hv``
     (a ``_module.hypervisor.Hypervisor``)."""
-
-    def __init__(self, hv):
-        self.host = hv.host
-        self.paths = hv.paths
-        self.store = hv.store
 
     def _guest(self, record):
         guest = self.host.guest_by_uuid(record.uuid)

@@ -24,22 +24,21 @@ from ansible_collections.novalite.compute.plugins.module_utils._instance.policy 
 from ansible_collections.novalite.compute.plugins.module_utils._instance.spawn import Spawner
 from ansible_collections.novalite.compute.plugins.module_utils._instance.steps import execute, predict
 from ansible_collections.novalite.compute.plugins.module_utils._module.diff import DifferenceTracker
-from ansible_collections.novalite.compute.plugins.module_utils._module.hypervisor import Hypervisor
+from ansible_collections.novalite.compute.plugins.module_utils._module.hypervisor import Hypervisor, OnHypervisor
 from ansible_collections.novalite.compute.plugins.module_utils._module.lookup import observed_of
 from ansible_collections.novalite.compute.plugins.module_utils._module.runner import converge
 from ansible_collections.novalite.compute.plugins.module_utils._module.views import record_view
 from ansible_collections.novalite.compute.plugins.module_utils._store.records import InstanceRecord
 
 
-class InstanceModule(object):
+class InstanceModule(OnHypervisor):
     def __init__(self, module):
         self.module = module
         params = module.params
         self.params = params
-        self.hv = hv = Hypervisor.from_params(params)
-        self.this_host, self.paths, self.store, self.host = hv.this_host, hv.paths, hv.store, hv.host
-        self.lifecycle = Lifecycle(hv)
-        self.spawner = Spawner(hv)
+        super().__init__(Hypervisor.from_params(params))
+        self.lifecycle = Lifecycle(self.hv)
+        self.spawner = Spawner(self.hv)
         self.step_results = {}
 
     # -- finding -------------------------------------------------------------

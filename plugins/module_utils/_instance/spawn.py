@@ -25,6 +25,7 @@ from ansible_collections.novalite.compute.plugins.module_utils._common.units imp
 from ansible_collections.novalite.compute.plugins.module_utils._libvirt.designer import disk_mapping
 from ansible_collections.novalite.compute.plugins.module_utils._libvirt.guest_xml import write_guest_xml
 from ansible_collections.novalite.compute.plugins.module_utils._libvirt.power import wait_running
+from ansible_collections.novalite.compute.plugins.module_utils._module.hypervisor import OnHypervisor
 from ansible_collections.novalite.compute.plugins.module_utils._storage import disks as _disks
 from ansible_collections.novalite.compute.plugins.module_utils._storage.config_drive import make_drive, metadata_files
 from ansible_collections.novalite.compute.plugins.module_utils._store import paths as _paths
@@ -37,14 +38,12 @@ def random_mac():
     return 'fa:16:3e:%02x:%02x:%02x' % tuple(random.randint(0, 255) for _byte in range(3))
 
 
-class Spawner(object):
+class Spawner(OnHypervisor):
     """Builds instances on the hypervisor ``hv`` (a ``_module.hypervisor.Hypervisor``),
     fetching images through its image cache."""
 
     def __init__(self, hv):
-        self.host = hv.host
-        self.paths = hv.paths
-        self.store = hv.store
+        super().__init__(hv)
         self.images = hv.images()
 
     def spawn(self, record, power_on=True, admin_password=None, wait_timeout=120):

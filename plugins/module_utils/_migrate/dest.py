@@ -36,6 +36,7 @@ from ansible_collections.novalite.compute.plugins.module_utils._migrate.policy i
     power_on_after,
     vm_state_after_confirm,
 )
+from ansible_collections.novalite.compute.plugins.module_utils._module.hypervisor import OnHypervisor
 from ansible_collections.novalite.compute.plugins.module_utils._storage import qemu_img as _qemu_img
 from ansible_collections.novalite.compute.plugins.module_utils._storage.disks import backing_of, resize_disks
 from ansible_collections.novalite.compute.plugins.module_utils._store import paths as _paths
@@ -66,18 +67,10 @@ def _remove(path):
         os.unlink(path)
 
 
-class MigrationDest(object):
+class MigrationDest(OnHypervisor):
     """The destination side of moves on the hypervisor ``hv`` (a
     ``_module.hypervisor.Hypervisor``); its ``images()`` gives the cache a
     moved root disk is rebased on."""
-
-    def __init__(self, hv):
-        self.host = hv.host
-        self.paths = hv.paths
-        self.store = hv.store
-        self.migrations = hv.migrations
-        self.this_host = hv.this_host
-        self.hv = hv
 
     def _check_here(self, migration, step):
         if migration['dest_compute'] != self.this_host:

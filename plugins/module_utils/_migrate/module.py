@@ -31,7 +31,7 @@ from ansible_collections.novalite.compute.plugins.module_utils._common.spec impo
 from ansible_collections.novalite.compute.plugins.module_utils._migrate.dest import MigrationDest
 from ansible_collections.novalite.compute.plugins.module_utils._migrate.source import MigrationSource
 from ansible_collections.novalite.compute.plugins.module_utils._migrate.steps import INSTANCE, MIGRATION, STEPS
-from ansible_collections.novalite.compute.plugins.module_utils._module.hypervisor import Hypervisor
+from ansible_collections.novalite.compute.plugins.module_utils._module.hypervisor import Hypervisor, OnHypervisor
 from ansible_collections.novalite.compute.plugins.module_utils._module.lookup import find_instance
 from ansible_collections.novalite.compute.plugins.module_utils._module.runner import converge
 from ansible_collections.novalite.compute.plugins.module_utils._module.views import record_view
@@ -52,16 +52,14 @@ def validate_migration(migration):
     return dict(migration)
 
 
-class MigrateModule(object):
+class MigrateModule(OnHypervisor):
     def __init__(self, module):
         self.module = module
         p = module.params
         self.params = p
-        self.hv = hv = Hypervisor.from_params(p)
-        self.this_host, self.paths, self.store, self.host = hv.this_host, hv.paths, hv.store, hv.host
-        self.migrations = hv.migrations
-        self.source = MigrationSource(hv)
-        self.dest = MigrationDest(hv)
+        super().__init__(Hypervisor.from_params(p))
+        self.source = MigrationSource(self.hv)
+        self.dest = MigrationDest(self.hv)
         self.result = {'changed': False, 'step': p['step'], 'compute_host': self.this_host}
         self.start_request = None     # step=start: (dest_host, new flavor, dest), checked before the lock
         self._locked = None           # (uuid, name) of the instance lock taken

@@ -44,6 +44,7 @@ from ansible_collections.novalite.compute.plugins.module_utils._migrate.policy i
     power_on_after,
 )
 from ansible_collections.novalite.compute.plugins.module_utils._migrate.source_move import SourceMove
+from ansible_collections.novalite.compute.plugins.module_utils._module.hypervisor import OnHypervisor
 from ansible_collections.novalite.compute.plugins.module_utils._store import paths as _paths
 from ansible_collections.novalite.compute.plugins.module_utils._store.operation import Operation, error_out
 
@@ -80,16 +81,9 @@ def restore_source_copy(host, paths, record, this_host, old_flavor, power_on, wa
     return guest
 
 
-class MigrationSource(object):
+class MigrationSource(OnHypervisor):
     """The source side of moves on the hypervisor ``hv`` (a
     ``_module.hypervisor.Hypervisor``)."""
-
-    def __init__(self, hv):
-        self.host = hv.host
-        self.paths = hv.paths
-        self.store = hv.store
-        self.migrations = hv.migrations
-        self.this_host = hv.this_host
 
     def _in_flight(self, record):
         current = (record.migration or {}).get('id')

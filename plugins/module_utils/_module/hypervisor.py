@@ -65,3 +65,17 @@ class Hypervisor(object):
         made); ``force_raw`` None means ``self.force_raw``."""
         return self._image_cache(self.paths, force_raw=self.force_raw if force_raw is None else force_raw,
                                  **self.fetch)
+
+
+class OnHypervisor(object):
+    """Base of the engines and module objects: the context and its parts
+    (``hv``, ``host``, ``paths``, ``store``, ``migrations``, ``this_host``)
+    as attributes, so method bodies read ``self.store``, not ``self.hv.store``."""
+
+    def __init__(self, hv):
+        self.hv = hv
+        self.host = hv.host
+        self.paths = hv.paths
+        self.store = hv.store
+        self.migrations = hv.migrations
+        self.this_host = hv.this_host

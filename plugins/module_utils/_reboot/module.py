@@ -11,7 +11,7 @@ and what check mode reports: ``_reboot/steps.py``).
 from __future__ import annotations
 
 from ansible_collections.novalite.compute.plugins.module_utils._common.ownership import check_owner
-from ansible_collections.novalite.compute.plugins.module_utils._module.hypervisor import Hypervisor
+from ansible_collections.novalite.compute.plugins.module_utils._module.hypervisor import Hypervisor, OnHypervisor
 from ansible_collections.novalite.compute.plugins.module_utils._module.lookup import find_instance, observe
 from ansible_collections.novalite.compute.plugins.module_utils._module.runner import converge
 from ansible_collections.novalite.compute.plugins.module_utils._module.views import record_view
@@ -20,13 +20,12 @@ from ansible_collections.novalite.compute.plugins.module_utils._reboot.reboot im
 from ansible_collections.novalite.compute.plugins.module_utils._reboot.steps import STEPS
 
 
-class RebootModule(object):
+class RebootModule(OnHypervisor):
     def __init__(self, module):
         self.module = module
         self.params = module.params
-        self.hv = hv = Hypervisor.from_params(self.params)
-        self.this_host, self.paths, self.store, self.host = hv.this_host, hv.paths, hv.store, hv.host
-        self.rebooter = Rebooter(hv)
+        super().__init__(Hypervisor.from_params(self.params))
+        self.rebooter = Rebooter(self.hv)
 
     def _assess(self):
         record = find_instance(self.store, self.params.get('name'), self.params.get('uuid'), self.paths)

@@ -21,6 +21,7 @@ from ansible_collections.novalite.compute.plugins.module_utils._common.power_sta
 from ansible_collections.novalite.compute.plugins.module_utils._libvirt.guest_xml import write_guest_xml
 from ansible_collections.novalite.compute.plugins.module_utils._libvirt.power import power_label, wait_for
 from ansible_collections.novalite.compute.plugins.module_utils._libvirt.power import wait_running
+from ansible_collections.novalite.compute.plugins.module_utils._module.hypervisor import OnHypervisor
 from ansible_collections.novalite.compute.plugins.module_utils._reboot.policy import (
     SOFT,
     expected_before,
@@ -78,14 +79,12 @@ def _domain_id(guest):
     return domain_id if domain_id >= 0 else None
 
 
-class Rebooter(object):
+class Rebooter(OnHypervisor):
     """Reboots instances of the hypervisor ``hv`` (a ``_module.hypervisor.Hypervisor``);
     a hard reboot first puts back missing files (``FileRebuilder``)."""
 
     def __init__(self, hv):
-        self.host = hv.host
-        self.paths = hv.paths
-        self.store = hv.store
+        super().__init__(hv)
         self.rebuilder = FileRebuilder(hv)
 
     def _power_label(self, uuid):

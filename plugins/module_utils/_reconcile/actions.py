@@ -23,11 +23,12 @@ from ansible_collections.novalite.compute.plugins.module_utils._common.errors im
 from ansible_collections.novalite.compute.plugins.module_utils._common.power_states import OFF_STATES
 from ansible_collections.novalite.compute.plugins.module_utils._libvirt.power import power_label
 from ansible_collections.novalite.compute.plugins.module_utils._migrate.source import restore_source_copy
+from ansible_collections.novalite.compute.plugins.module_utils._module.hypervisor import OnHypervisor
 from ansible_collections.novalite.compute.plugins.module_utils._reboot.policy import HARD, TASK_STATES
 from ansible_collections.novalite.compute.plugins.module_utils._store import leftovers
 
 
-class ReconcileActions(object):
+class ReconcileActions(OnHypervisor):
     """The ``_do_<kind>`` methods of the Reconciler, and their helpers."""
 
     def _save(self, record, **changes_):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ansible_collections.novalite.compute.plugins.module_utils._common.errors import InvalidInput, ReconcileIncomplete
 from ansible_collections.novalite.compute.plugins.module_utils._common.spec import validate_uuid
-from ansible_collections.novalite.compute.plugins.module_utils._module.hypervisor import Hypervisor
+from ansible_collections.novalite.compute.plugins.module_utils._module.hypervisor import Hypervisor, OnHypervisor
 from ansible_collections.novalite.compute.plugins.module_utils._module.runner import converge
 from ansible_collections.novalite.compute.plugins.module_utils._reconcile.fleet_policy import RECORD_FIELDS
 from ansible_collections.novalite.compute.plugins.module_utils._reconcile.policy import changes
@@ -35,14 +35,13 @@ def validate_fleet(fleet):
     return reports
 
 
-class ReconcileModule(object):
+class ReconcileModule(OnHypervisor):
     def __init__(self, module):
         self.module = module
         p = module.params
         self.params = p
-        self.hv = hv = Hypervisor.from_params(p)
-        self.this_host, self.paths, self.store, self.host = hv.this_host, hv.paths, hv.store, hv.host
-        self.reconciler = Reconciler(hv, resume=p['resume_guests_state_on_host_boot'],
+        super().__init__(Hypervisor.from_params(p))
+        self.reconciler = Reconciler(self.hv, resume=p['resume_guests_state_on_host_boot'],
                                      shutdown_timeout=p['shutdown_timeout'], wait_timeout=p['wait_timeout'])
 
     def _owners(self):

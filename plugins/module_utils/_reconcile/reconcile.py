@@ -46,16 +46,12 @@ class Reconciler(ReconcileActions):
     through the flows' engines built on the same context."""
 
     def __init__(self, hv, resume=False, shutdown_timeout=60, wait_timeout=120):
-        self.host = hv.host
-        self.paths = hv.paths
-        self.store = hv.store
-        self.this_host = hv.this_host
+        super().__init__(hv)
         self.resume = resume
         self.shutdown_timeout = shutdown_timeout
         self.wait_timeout = wait_timeout
         self.lifecycle = Lifecycle(hv)
         self.rebooter = Rebooter(hv)
-        self.migrations = hv.migrations
         self.source = MigrationSource(hv)
         self.dest = MigrationDest(hv)
         self.outcomes = {}
