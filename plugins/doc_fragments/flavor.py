@@ -28,9 +28,11 @@ options:
         required: true
       root_gb:
         description:
-          - Root disk size in GiB. V(0) keeps the image's virtual size.
-          - A root disk never shrinks - an image whose virtual size is larger, or a resize to a smaller
-            size, is refused.
+          - Root disk size in GiB.
+          - When an instance is built (M(novalite.compute.libvirt_instance)), V(0) keeps the image's virtual size
+            and an image whose virtual size is larger is refused.
+          - A resize (M(novalite.compute.libvirt_instance) or M(novalite.compute.instance_migrate)) never
+            shrinks it - a size below the current one, V(0) included when the disk has a size, is refused.
         type: int
         default: 0
       ephemeral_gb:

@@ -1,6 +1,6 @@
 """Crash anywhere, recover with one command.
 
-For every named step of every operation (``_steps.STEPS``), the real module
+For every named step of every operation (``_common.steps.STEPS``), the real module
 code is killed at that step (NOVALITE_FAILPOINT) in two variants - the
 module process dies; or the host loses power: the module dies, the
 instance's QEMU is SIGKILLed and that host's libvirtd restarted. Then

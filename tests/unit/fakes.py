@@ -27,6 +27,7 @@ are built for them.
 
 from __future__ import annotations
 
+import ast
 import inspect
 import json
 import os
@@ -72,7 +73,7 @@ IMAGE_VIRTUAL_SIZE = 1024 * 1024
 
 
 def libvirt_failure(what, message, code):
-    """The error ``_libvirt_errors`` raises for a libvirtError of ``code``."""
+    """The error ``_libvirt.libvirt_errors`` raises for a libvirtError of ``code``."""
     text = '%s failed: %s (libvirt error code %s)' % (what, message, code)
     if code == VIR_ERR_NO_DOMAIN:
         return DomainNotFound(text, code=code)
@@ -581,3 +582,27 @@ def start_move(source_hv, dest_hv, uuid, new_flavor=None):
     _changed, migration, _plan = migration_source(source_hv).start(
         source_hv.store.load(uuid), dest_hv.this_host, new_flavor, dest)
     return migration
+
+
+# -- the programs sent to another host -------------------------------------------------
+def imported_modules(source):
+    """Every module name ``source`` imports (``import x``, ``from x import y``)."""
+    tree = ast.parse(source)
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(node.module)
+    return imported
+
+
+def fake_ssh_on_path(tmp_path, monkeypatch):
+    """An ``ssh`` first on PATH that runs its remote command line the way
+    sshd does: through a shell (``sh -c``), after the ``--`` and the host."""
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir()
+    fake_ssh = bin_dir / 'ssh'
+    fake_ssh.write_text('#!/bin/sh\nwhile [ "$1" != "--" ]; do shift; done\nshift 2\nexec sh -c "$1"\n')
+    fake_ssh.chmod(0o755)
+    monkeypatch.setenv('PATH', str(bin_dir) + os.pathsep + os.environ['PATH'])

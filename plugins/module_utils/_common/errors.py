@@ -48,7 +48,7 @@ class DomainNotManaged(NovaliteError):
 
 
 class HypervisorError(NovaliteError):
-    """libvirt reported an error (mapped in _host.py, the only place)."""
+    """libvirt reported an error (mapped in _libvirt/libvirt_errors.py, the only place)."""
 
     def __init__(self, message, code=None, **kwargs):
         super().__init__(message, **kwargs)

@@ -10,7 +10,7 @@ state_reconcile). It does nothing unless the environment variable
 as a power cut or an OOM kill would, with no chance to clean up. It never
 changes behaviour otherwise.
 
-Names are ``<action>:<step>`` (see ``_steps.STEPS``).
+Names are ``<action>:<step>`` (see ``_common.steps.STEPS``).
 """
 
 from __future__ import annotations

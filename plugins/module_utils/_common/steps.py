@@ -51,4 +51,4 @@ def check_step(action, step):
     """Raise ValueError for a step the registry does not list (a programming
     error: every step must have a crash point)."""
     if step not in STEPS.get(action, ()):
-        raise ValueError('step %r of action %r is not in _steps.STEPS' % (step, action))
+        raise ValueError('step %r of action %r is not in _common.steps.STEPS' % (step, action))

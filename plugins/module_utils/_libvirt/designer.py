@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Policy: how an instance record becomes a guest definition (Nova's
 libvirt/blockinfo.py + the policy half of _get_guest_config). The XML model
-in ``_domain_xml.py`` only stores what this module decides.
+in ``domain_xml`` only stores what this module decides.
 
 Choices: machine ``pc`` (i440fx, so the config drive can be an IDE cdrom:
 virtio-only guests without AHCI still see it), virtio disks and NICs,

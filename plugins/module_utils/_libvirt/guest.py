@@ -3,7 +3,7 @@
 """A thin wrapper over one ``virDomain`` (Nova's libvirt/guest.py).
 
 Only libvirt calls with libvirt's own flag constants; errors are mapped by
-``_libvirt_errors``. No policy, no records.
+``libvirt_errors``. No policy, no records.
 """
 
 from __future__ import annotations

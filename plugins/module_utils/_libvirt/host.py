@@ -3,7 +3,7 @@
 """The libvirt connection of one hypervisor (Nova's libvirt/host.py).
 
 Opens the connection once and looks domains up by UUID (never by listing
-everything). libvirt errors are mapped by ``_libvirt_errors``.
+everything). libvirt errors are mapped by ``libvirt_errors``.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The one place that turns ``libvirt.libvirtError`` into the collection's
 exceptions, keeping libvirt's error code (Nova does this in host.py).
-``_host.py`` and ``_guest.py`` wrap every libvirt call in ``libvirt_errors``.
+``host`` and ``guest`` wrap every libvirt call in ``libvirt_errors``.
 """
 
 from __future__ import annotations

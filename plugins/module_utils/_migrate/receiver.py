@@ -3,7 +3,8 @@
 """The receiving end of a disk transfer: a program that the sender runs on
 the destination with ``python3 -c`` (over SSH, or locally when the storage
 is shared), its source being this file, read by ``transfer.py`` at run
-time. It needs only the standard library (Python 3.7 or later) and imports
+time. It needs only the standard library (Python 3.6 or later, so no
+``from __future__`` import) and imports
 nothing of the collection, so nothing has to be installed on the
 destination beyond Python. ``main()`` runs it as a script; ``Receiver``
 serves one stream, which the unit tests drive in-process.
@@ -51,8 +52,6 @@ the lock the destination's image cache takes): a fetch of the same image
 on the destination, or state_reconcile's removal of partial files, never
 meets a file being received, and ``skip_if_exists`` is decided under it.
 """
-
-from __future__ import annotations
 
 import fcntl
 import hashlib

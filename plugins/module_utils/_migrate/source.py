@@ -32,12 +32,12 @@ from ansible_collections.novalite.compute.plugins.module_utils._common import mi
 from ansible_collections.novalite.compute.plugins.module_utils._common import states
 from ansible_collections.novalite.compute.plugins.module_utils._common.errors import MigrationError
 from ansible_collections.novalite.compute.plugins.module_utils._common.flavor import flavor_values
+from ansible_collections.novalite.compute.plugins.module_utils._common.ownership import check_owner
 from ansible_collections.novalite.compute.plugins.module_utils._common.power_states import PowerState
 from ansible_collections.novalite.compute.plugins.module_utils._libvirt.guest_xml import write_guest_xml
 from ansible_collections.novalite.compute.plugins.module_utils._libvirt.power import wait_running
 from ansible_collections.novalite.compute.plugins.module_utils._migrate.move_files import instance_files, move_plan
 from ansible_collections.novalite.compute.plugins.module_utils._migrate.policy import (
-    check_owner,
     check_status,
     claim_for,
     plan_move,

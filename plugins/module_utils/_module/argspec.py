@@ -9,9 +9,9 @@ from __future__ import annotations
 
 
 def flavor_options():
-    """The suboptions of ``flavor`` (libvirt_instance, instance_migrate).
-    No doc fragment: the two modules document them differently (the
-    flavor to build with, the new flavor of a resize)."""
+    """The suboptions of ``flavor`` (libvirt_instance, instance_migrate; the
+    ``novalite.compute.flavor`` doc fragment, each module adding its own
+    description of what the flavor is for)."""
     return dict(
         name=dict(type='str'),
         vcpus=dict(type='int', required=True),

@@ -18,7 +18,7 @@ from ansible_collections.novalite.compute.plugins.module_utils._module.requireme
 
 # Whatever the modules and their commands (qemu-img, mkswap, genisoimage)
 # create is private from the start; the files others need get their mode
-# explicitly (_paths.FILE_MODE, DIR_MODE), so no fd is opened in a window.
+# explicitly (_store.paths FILE_MODE, DIR_MODE), so no fd is opened in a window.
 UMASK = 0o077
 
 

@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """instance_reboot's module object: the one object that talks to AnsibleModule.
 
-find the record -> observe libvirt -> plan (pure, _reboot_policy) -> in
+find the record -> observe libvirt -> plan (pure, ``_reboot.policy``) -> in
 check mode report the plan; otherwise take the instance lock, read and plan
 again, and reboot (``_module.runner.converge``; what each reboot method does
 and what check mode reports: ``_reboot/steps.py``).
@@ -50,7 +50,7 @@ class RebootModule(OnHypervisor):
     def _step(self, look, side):
         """(record, plan, outcome) of the plan's step, checked or run."""
         record, plan = look
-        return record, plan, getattr(STEPS[plan['method']], side)(self, record, plan)
+        return record, plan, getattr(STEPS['reboot'], side)(self, record, plan)
 
     def _result(self, record, plan, outcome):
         result = {'changed': True, 'plan': plan, 'instance': record_view(record, self.paths)}

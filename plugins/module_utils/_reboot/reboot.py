@@ -91,7 +91,7 @@ class Rebooter(OnHypervisor):
         return power_label(self.host.guest_by_uuid(uuid))
 
     def reboot(self, record, plan, soft_timeout=120, wait_timeout=120):
-        """Run ``plan`` (from _reboot_policy.plan_reboot) on ``record``.
+        """Run ``plan`` (from ``_reboot.policy.plan_reboot``) on ``record``.
         Returns what happened: method, fallback, repairs, domain ids."""
         rebooting, pending, started = plan['task_states']
         result = {'type': plan['type'], 'method': plan['method'], 'reason': plan['reason'],

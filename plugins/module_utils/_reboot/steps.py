@@ -1,7 +1,9 @@
 # Copyright (c) 2026 novalite.compute contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""instance_reboot's steps: the reboot method the plan chose -> what check
-mode reports, what the real run does.
+"""instance_reboot's step table: its one step, ``reboot`` -> what check mode
+reports, what the real run does. Soft or hard is not a row of this table:
+it is the plan's ``method``, which ``Rebooter.reboot`` follows (and a soft
+reboot may fall back to hard), so both run through the same step.
 
 ``_reboot.policy.plan_reboot`` returns the plan ``{type, method, reason,
 task_states}``. Check mode reports that plan (``changed``, ``plan``, the
@@ -58,6 +60,5 @@ def _reboot(engine, record, plan):
 
 
 STEPS = {
-    'soft': RebootStep(check=_report_plan, run=_reboot),
-    'hard': RebootStep(check=_report_plan, run=_reboot),
+    'reboot': RebootStep(check=_report_plan, run=_reboot),
 }

@@ -93,7 +93,7 @@ class Reconciler(ReconcileActions):
         return actions
 
     def report(self, records):
-        """What this host tells the others (see _fleet_policy)."""
+        """What this host tells the others (see ``fleet_policy``)."""
         return {'compute_host': self.this_host, 'records': [record_summary(r) for r in records],
                 'migrations': [migration_summary(m) for m in self.migrations.list()]}
 

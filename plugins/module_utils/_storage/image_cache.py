@@ -12,7 +12,7 @@ A miss brings the bytes into ``<sha1>.part`` once - streamed from the URL
 deadline, or, for ``file://``, copied from one open file descriptor (what is
 inspected is what was copied, never the source path again). The requested
 checksum is computed over those bytes. Then the copy is judged: its header
-in-process first (``_image_format``: backing files, data files, encryption
+in-process first (``image_format``: backing files, data files, encryption
 and unknown formats are refused before any qemu-img call), then qemu-img
 with the format pinned, no backing file opened and a wall clock. With
 force_raw it is converted; the sidecar ``<sha1>.json`` (where it came from,

@@ -5,7 +5,7 @@ without ever touching a live writer's file:
 
 * ``.tmp-*`` in ``_records/``, ``_migrations/`` and ``_base/`` (a record,
   migration or image sidecar that never became current): removed under the
-  directory's writers lock held exclusively (``_locking.directory_writers``);
+  directory's writers lock held exclusively (``locking.directory_writers``);
 * ``_base/<name>.part`` / ``.converted`` (an image fetch cut short), and a
   ``_base/<name>.json`` sidecar whose image never arrived (the fetch writes
   it just before renaming the image into place): removed under that image's

@@ -7,12 +7,11 @@ order, printed as one JSON list on stdout; a file that cannot be read or
 is not JSON is left out.
 
 It reads without the record store's lock, and imports only the standard
-library (Python 3.7 or later): the plugin ships the source of this file,
+library and runs on any Python 3 (no ``from __future__`` import: Python 3.6
+hypervisors run it too): the plugin ships the source of this file,
 so nothing has to be installed on the hypervisor. Writing and locking
 records is ``records.py``'s job, on the hypervisor itself.
 """
-
-from __future__ import annotations
 
 import glob
 import json

@@ -18,6 +18,8 @@ applies), and never libvirt, lxml or Ansible.
 
 import ast
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -117,17 +119,48 @@ def test_imports_point_downward_and_policies_are_pure():
     assert violations() == []
 
 
+MODULE_FLOW = {
+    'libvirt_instance.py': '_instance',
+    'instance_reboot.py': '_reboot',
+    'instance_migrate.py': '_migrate',
+    'state_reconcile.py': '_reconcile',
+}
+
+
 def test_modules_import_only_their_flow_and_the_module_layer():
     modules = os.path.join(ROOT, 'plugins', 'modules')
+    assert sorted(name for name in os.listdir(modules) if name.endswith('.py')) == sorted(MODULE_FLOW)
     found = []
-    for name in sorted(os.listdir(modules)):
-        if not name.endswith('.py'):
-            continue
+    for name, flow in sorted(MODULE_FLOW.items()):
         for dotted, line in _imports(os.path.join(modules, name)):
             target = _target(dotted)
-            if target and not (target[0] == '_module' or target[1] == 'module'):
+            if target and not (target[0] == '_module' or target == (flow, 'module')):
                 found.append('%s:%d: %s' % (name, line, dotted))
     assert found == []
+
+
+def test_no_nested_packages():
+    """The rules above look one package deep; a package inside a package would escape them."""
+    nested = [os.path.join(package, name) for package in RANK
+              for name in os.listdir(os.path.join(MODULE_UTILS, package))
+              if os.path.isdir(os.path.join(MODULE_UTILS, package, name)) and name != '__pycache__']
+    assert nested == []
+
+
+POLICIES = sorted('%s.%s.%s' % (PREFIX.rstrip('.'), package, module) for package, module, _path in _sources()
+                  if _is_policy(module))
+
+
+@pytest.mark.parametrize('policy', POLICIES)
+def test_a_policy_loads_no_libvirt_lxml_or_ansible_even_indirectly(policy):
+    """What a policy imports, and all that those import in turn: imported in
+    a fresh interpreter, nothing of libvirt, lxml or Ansible gets loaded."""
+    probe = ('import importlib, sys; importlib.import_module(%r); '
+             'print(sorted(m for m in sys.modules if m.split(".")[0] in ("libvirt", "libvirtmod", "lxml", "ansible")))'
+             % policy)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    out = subprocess.run([sys.executable, '-c', probe], env=env, check=True, capture_output=True, text=True).stdout
+    assert out.strip() == '[]'
 
 
 @pytest.mark.parametrize('source, expected', [
@@ -146,6 +179,6 @@ def test_the_rules_catch_a_wrong_import(tmp_path, monkeypatch, source, expected)
     name = 'policy' if 'policy' in expected or 'policies' in expected else 'probe'
     (tmp_path / target).mkdir()
     (tmp_path / target / (name + '.py')).write_text(source)
-    monkeypatch.setattr(__import__(__name__), 'MODULE_UTILS', str(tmp_path))
+    monkeypatch.setattr(sys.modules[__name__], 'MODULE_UTILS', str(tmp_path))
     found = violations()
     assert len(found) == 1 and expected in found[0], found

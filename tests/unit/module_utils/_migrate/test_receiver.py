@@ -18,6 +18,7 @@ import pytest
 
 from ansible_collections.novalite.compute.plugins.module_utils._migrate import receiver
 from ansible_collections.novalite.compute.plugins.module_utils._migrate.transfer import SshTarget, Transfer, receiver_source
+from ansible_collections.novalite.compute.tests.unit import fakes
 
 COLLECTION = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 
@@ -145,14 +146,15 @@ def test_main_serves_stdin_into_the_root_named_on_the_command_line(tmp_path, mon
 def test_the_shipped_program_is_receiver_py_itself_and_imports_only_the_stdlib():
     with open(receiver.__file__) as handle:
         assert receiver_source() == handle.read()
-    tree = ast.parse(receiver_source())
-    imported = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            imported.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            imported.add(node.module)
-    assert imported == {'__future__', 'fcntl', 'hashlib', 'json', 'os', 'stat', 'struct', 'sys'}
+    assert fakes.imported_modules(receiver_source()) == {'fcntl', 'hashlib', 'json', 'os', 'stat', 'struct', 'sys'}
+
+
+def test_the_shipped_program_parses_as_python_3_6():
+    """It runs under the destination's python3 (dest_ssh.python), which is
+    3.6 on RHEL 8: no ``from __future__ import annotations`` (a SyntaxError
+    there), no syntax newer than 3.6."""
+    tree = ast.parse(receiver_source(), feature_version=(3, 6))
+    assert not [node for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module == '__future__']
 
 
 def zipped_collection(path):
@@ -210,12 +212,7 @@ def test_the_source_is_read_from_a_zip_as_from_a_directory(tmp_path):
 def test_the_program_survives_the_remote_shell_that_ssh_hands_it_to(tmp_path, monkeypatch):
     """sshd runs the command line through the login shell: the quoted source
     of receiver.py must come out of it as it went in."""
-    bin_dir = tmp_path / 'bin'
-    bin_dir.mkdir()
-    fake_ssh = bin_dir / 'ssh'
-    fake_ssh.write_text('#!/bin/sh\nwhile [ "$1" != "--" ]; do shift; done\nshift 2\nexec sh -c "$1"\n')
-    fake_ssh.chmod(0o755)
-    monkeypatch.setenv('PATH', str(bin_dir) + os.pathsep + os.environ['PATH'])
+    fakes.fake_ssh_on_path(tmp_path, monkeypatch)
     src = tmp_path / 'disk'
     src.write_bytes(b"it's \"quoted\" $HOME `x`")
     with Transfer(SshTarget('dest.example', user='nova', python=sys.executable).receiver(str(tmp_path / 'dest')),

@@ -3,7 +3,6 @@
 byte for what qemu-img will not produce, and magic numbers of the refused
 formats. No image here is ever opened by qemu-img before it is inspected."""
 
-import ast
 import json
 import os
 import struct
@@ -23,6 +22,7 @@ from ansible_collections.novalite.compute.plugins.module_utils._storage.image_fo
     refusal,
 )
 from ansible_collections.novalite.compute.plugins.module_utils._storage.image_magic import detect_format
+from ansible_collections.novalite.compute.tests.unit import fakes
 
 KiB = 1024
 MiB = 1024 ** 2
@@ -480,11 +480,4 @@ def test_stdlib_only(module, expected):
     """Pure: nothing but the stdlib, the collection's exception types and
     the other parts of the inspector."""
     with open(module.__file__) as handle:
-        tree = ast.parse(handle.read())
-    imported = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            imported.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            imported.add(node.module)
-    assert imported == expected
+        assert fakes.imported_modules(handle.read()) == expected

@@ -96,7 +96,7 @@ def test_instance_tmp_files(paths):
 def test_a_step_missing_from_the_registry_is_refused(paths):
     op = Operation(RecordStore(paths), InstanceRecord({'uuid': UUID, 'name': 'web1'}), 'create')
     op.step('scheduling')
-    with pytest.raises(ValueError, match='not in _steps.STEPS'):
+    with pytest.raises(ValueError, match='not in _common.steps.STEPS'):
         op.step('a new step without a crash point')
     with pytest.raises(ValueError):
         check_step('no such action', 'scheduling')

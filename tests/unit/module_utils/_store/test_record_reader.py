@@ -6,12 +6,12 @@ sshd would)."""
 import ast
 import inspect
 import json
-import os
 
 import pytest
 
 from ansible_collections.novalite.compute.plugins.inventory.instances import InventoryModule
 from ansible_collections.novalite.compute.plugins.module_utils._store import record_reader
+from ansible_collections.novalite.compute.tests.unit import fakes
 
 
 @pytest.fixture
@@ -47,13 +47,15 @@ def test_main_prints_one_json_list(root, capsys):
 
 
 def test_the_shipped_program_imports_only_the_stdlib():
-    imported = set()
-    for node in ast.walk(ast.parse(inspect.getsource(record_reader))):
-        if isinstance(node, ast.Import):
-            imported.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            imported.add(node.module)
-    assert imported == {'__future__', 'glob', 'json', 'os', 'sys'}
+    assert fakes.imported_modules(inspect.getsource(record_reader)) == {'glob', 'json', 'os', 'sys'}
+
+
+def test_the_shipped_program_parses_as_python_3_6():
+    """The hypervisor's python3 may be 3.6 (RHEL 8): no ``from __future__
+    import annotations``, no newer syntax."""
+    source = inspect.getsource(record_reader)
+    tree = ast.parse(source, feature_version=(3, 6))
+    assert not [node for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module == '__future__']
 
 
 def test_the_plugin_runs_it_on_this_machine(root):
@@ -62,11 +64,6 @@ def test_the_plugin_runs_it_on_this_machine(root):
 
 def test_the_plugin_runs_it_over_ssh_through_the_remote_shell(root, tmp_path, monkeypatch):
     """ssh hands the command line to the login shell: the quoted source must survive it."""
-    bin_dir = tmp_path / 'bin'
-    bin_dir.mkdir()
-    fake_ssh = bin_dir / 'ssh'
-    fake_ssh.write_text('#!/bin/sh\nwhile [ "$1" != "--" ]; do shift; done\nshift 2\nexec sh -c "$1"\n')
-    fake_ssh.chmod(0o755)
-    monkeypatch.setenv('PATH', str(bin_dir) + os.pathsep + os.environ['PATH'])
+    fakes.fake_ssh_on_path(tmp_path, monkeypatch)
     hv = {'name': 'hv1', 'instances_path': root, 'ssh_host': 'hv1.example', 'ssh_user': 'nova', 'ssh_port': 22}
     assert InventoryModule()._records(hv) == EXPECTED
