@@ -20,7 +20,7 @@ say() { echo "setup: $*"; }
 packages=(libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients libvirt-dev
           qemu-system-x86 qemu-utils genisoimage mtools syslinux syslinux-common dosfstools
           cpio kmod e2fsprogs util-linux python3-venv python3-dev gcc pkg-config git curl shellcheck
-          openssh-server openssh-client rsync python3-libvirt python3-lxml)
+          openssh-server openssh-client rsync python3-libvirt python3-lxml mmdebstrap fdisk dnsmasq-base)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
