@@ -26,7 +26,8 @@ description:
     then returned to the requested state). Disks never shrink.
     Moving instances between hosts is the job of M(novalite.compute.instance_migrate).
   - O(image), O(networks), O(key_data), O(user_data), O(admin_password) and O(config_drive) apply
-    when the instance is built; changing them later has no effect.
+    when the instance is built; changing them later has no effect. O(guest_agent) also applies when the
+    instance is built only; a different value on an existing instance is reported with a warning.
   - Strings that end up in the domain XML or on the config drive (O(name), O(metadata) keys and values,
     O(user_data), O(key_data), O(image.url), O(image.id), the O(networks) names and models, O(compute_host),
     O(instances_path)) must hold only characters XML 1.0 can - no control characters other than tab, newline
@@ -45,7 +46,7 @@ attributes:
     description: Computes the same plan as a real run and reports it in RV(plan) without acting.
   diff_mode:
     support: full
-    description: Shows before and after of the managed fields (state, vm_state, power_state, flavor, metadata, locked).
+    description: Shows before and after of the managed fields (state, vm_state, power_state, flavor, metadata, locked, guest_agent).
   idempotent:
     support: full
     description: A second run with the same arguments reports no change.
@@ -145,6 +146,23 @@ options:
     description: Attach a C(config-2) ISO9660 config drive (IDE cdrom) holding the instance metadata.
     type: bool
     default: true
+  guest_agent:
+    description:
+      - Give the guest a QEMU guest agent channel, like Nova's C(hw_qemu_guest_agent) image property - a virtio
+        serial port named C(org.qemu.guest_agent.0) on a unix socket whose path libvirt chooses (on
+        C(qemu:///system) and C(qemu:///session) alike). A qemu-guest-agent in the guest (Debian's unit starts
+        when C(/dev/virtio-ports/org.qemu.guest_agent.0) appears) then answers libvirt's agent commands such as
+        C(guest-ping) and C(guest-info).
+      - Chosen when the instance is built and kept in its record, so every later generation of its domain XML
+        keeps it - the hard reboot of M(novalite.compute.instance_reboot), a flavor change in place, a cold
+        migration or resize with M(novalite.compute.instance_migrate) and its revert, the repairs of
+        M(novalite.compute.state_reconcile).
+      - On an existing instance a value other than the one it was built with is not applied - nothing changes
+        for it (in check mode either), the task returns a warning saying so, and RV(instance.guest_agent) shows
+        the value the instance has. Delete the instance and build it again to change it.
+      - Instances built before this option existed have no channel (V(false)).
+    type: bool
+    default: false
   virt_type:
     description:
       - Domain type, like Nova's C([libvirt] virt_type). V(kvm) needs hardware virtualisation;
@@ -189,6 +207,20 @@ EXAMPLES = r'''
       - "{{ lookup('ansible.builtin.file', '~/.ssh/id_ed25519.pub') }}"
     metadata:
       role: web
+
+- name: Boot an instance with a QEMU guest agent channel (hw_qemu_guest_agent)
+  novalite.compute.libvirt_instance:
+    name: db1
+    flavor:
+      vcpus: 2
+      memory_mb: 4096
+      root_gb: 40
+    image:
+      url: https://cloud.debian.org/images/cloud/bookworm/latest/debian-12-genericcloud-amd64.qcow2
+      format: qcow2
+    networks:
+      - network: default
+    guest_agent: true
 
 - name: Stop it cleanly (ACPI, then destroy after 60 s)
   novalite.compute.libvirt_instance:
@@ -290,6 +322,11 @@ instance:
     locked:
       description: Whether the instance is locked against changes.
       type: bool
+    guest_agent:
+      description:
+        - Whether the instance has a QEMU guest agent channel (chosen when it was built; V(false) for instances
+          built before O(guest_agent) existed).
+      type: bool
     fault:
       description: The last failure (message, step, action, time), or null.
       type: dict
@@ -342,6 +379,7 @@ def main():
             config_drive=dict(type='bool', default=True),
             virt_type=dict(type='str', default='kvm', choices=['kvm', 'qemu']),
             use_cow_images=dict(type='bool', default=True),
+            guest_agent=dict(type='bool', default=False),
             force_raw_images=dict(type='bool', default=False),
             **dict(timeout_options('wait_timeout', 'shutdown_timeout'), **hypervisor_options(), **fetch_options())
         ),

@@ -23,6 +23,10 @@ are built for them.
 * ``spawner()``, ``lifecycle()``, ... — the engines, built only here.
 * ``local_transfer()`` — a move's copy through the local receiver process
   instead of SSH (the same receiver, run here).
+* ``argument_spec()`` — what a module's ``main()`` hands AnsibleModule;
+  ``instance_module()`` — libvirt_instance's module object on a
+  ``hypervisor()``, with a ``FakeAnsibleModule`` whose params are validated
+  against that real argument spec (defaults filled in as Ansible does).
 """
 
 from __future__ import annotations
@@ -32,12 +36,15 @@ import inspect
 import json
 import os
 
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
 from ansible_collections.novalite.compute.plugins.module_utils._common.errors import (
     DomainNotFound,
     HypervisorError,
     ImageUnacceptable,
 )
 from ansible_collections.novalite.compute.plugins.module_utils._common.power_states import PowerState
+from ansible_collections.novalite.compute.plugins.module_utils._instance import module as _instance_module
 from ansible_collections.novalite.compute.plugins.module_utils._instance.lifecycle import Lifecycle
 from ansible_collections.novalite.compute.plugins.module_utils._instance.spawn import Spawner
 from ansible_collections.novalite.compute.plugins.module_utils._libvirt import power as _power
@@ -56,6 +63,7 @@ from ansible_collections.novalite.compute.plugins.module_utils._storage.image_ca
 from ansible_collections.novalite.compute.plugins.module_utils._storage.rebuild import FileRebuilder
 from ansible_collections.novalite.compute.plugins.module_utils._store.paths import InstancePaths
 from ansible_collections.novalite.compute.plugins.module_utils._store.records import InstanceRecord, RecordStore
+from ansible_collections.novalite.compute.plugins.modules import libvirt_instance as _libvirt_instance
 
 # libvirt's error numbers (virErrorNumber, a stable ABI), as libvirt_errors reports them
 VIR_ERR_OPERATION_FAILED = 9
@@ -601,3 +609,64 @@ def fake_ssh_on_path(tmp_path, monkeypatch):
     fake_ssh.write_text('#!/bin/sh\nwhile [ "$1" != "--" ]; do shift; done\nshift 2\nexec sh -c "$1"\n')
     fake_ssh.chmod(0o755)
     monkeypatch.setenv('PATH', str(bin_dir) + os.pathsep + os.environ['PATH'])
+
+
+# -- module objects -------------------------------------------------------------------------
+class _Captured(Exception):
+    pass
+
+
+def argument_spec(module):
+    """The keywords the ``main()`` of ``module`` (a module of plugins/modules)
+    builds its AnsibleModule with: ``argument_spec``, ``supports_check_mode``..."""
+    seen = {}
+
+    def capture(**kwargs):
+        seen.update(kwargs)
+        raise _Captured()
+    real = module.AnsibleModule
+    module.AnsibleModule = capture
+    try:
+        module.main()
+    except _Captured:
+        pass
+    finally:
+        module.AnsibleModule = real
+    return seen
+
+
+def module_params(module, **given):
+    """``given`` validated against the real argument spec of ``module``, with
+    its defaults filled in (what AnsibleModule.params would hold)."""
+    result = ArgumentSpecValidator(argument_spec(module)['argument_spec']).validate(given)
+    if result.error_messages:
+        raise AssertionError('; '.join(result.error_messages))
+    return result.validated_parameters
+
+
+class FakeAnsibleModule(object):
+    """What a module object uses of AnsibleModule: params, check_mode, _diff,
+    warn() (the warnings are kept in ``warnings``)."""
+
+    def __init__(self, params, check_mode=False, diff=False):
+        self.params = params
+        self.check_mode = check_mode
+        self._diff = diff
+        self.warnings = []
+
+    def warn(self, warning):
+        self.warnings.append(warning)
+
+
+def instance_module(hv, monkeypatch, check_mode=False, diff=False, **given):
+    """libvirt_instance's InstanceModule on ``hv`` (instances_path and
+    compute_host are hv's), its params validated against the module's
+    argument spec; ``.module`` is the FakeAnsibleModule."""
+    params = module_params(_libvirt_instance, instances_path=hv.paths.root, compute_host=hv.this_host, **given)
+
+    class OnThisHypervisor(object):
+        @staticmethod
+        def from_params(_params):
+            return hv
+    monkeypatch.setattr(_instance_module, 'Hypervisor', OnThisHypervisor)
+    return _instance_module.InstanceModule(FakeAnsibleModule(params, check_mode=check_mode, diff=diff))

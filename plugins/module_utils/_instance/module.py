@@ -8,7 +8,9 @@ the real run computes it under the per-name lock (one instance per name, even
 when two runs of a new name start together) and again under the
 per-instance lock, taken after the name lock (the sequence is
 ``_module.runner.converge``). What each step predicts and does is the table
-in ``_instance/steps.py``.
+in ``_instance/steps.py``. What the task asks but the plan leaves alone (a
+``guest_agent`` other than the one the instance was built with) is returned
+as a warning, from the same look (``_instance.policy.not_applied``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from ansible_collections.novalite.compute.plugins.module_utils._common.errors im
 from ansible_collections.novalite.compute.plugins.module_utils._common.ownership import check_owner
 from ansible_collections.novalite.compute.plugins.module_utils._common.spec import normalise
 from ansible_collections.novalite.compute.plugins.module_utils._instance.lifecycle import Lifecycle
-from ansible_collections.novalite.compute.plugins.module_utils._instance.policy import is_live, managed_view, plan
+from ansible_collections.novalite.compute.plugins.module_utils._instance.policy import is_live, managed_view, not_applied, plan
 from ansible_collections.novalite.compute.plugins.module_utils._instance.spawn import Spawner
 from ansible_collections.novalite.compute.plugins.module_utils._instance.steps import execute, predict
 from ansible_collections.novalite.compute.plugins.module_utils._module.diff import DifferenceTracker
@@ -40,6 +42,7 @@ class InstanceModule(OnHypervisor):
         self.lifecycle = Lifecycle(self.hv)
         self.spawner = Spawner(self.hv)
         self.step_results = {}
+        self.warnings = []
 
     # -- finding -------------------------------------------------------------
     def _find_record(self, desired):
@@ -80,7 +83,10 @@ class InstanceModule(OnHypervisor):
         if is_live(record):
             check_owner(record, self.this_host)
         guest, observed = self._observe(desired, record)
-        return record, guest, observed, plan(desired, record, observed)
+        steps = plan(desired, record, observed)
+        # The last look is the one reported (check mode) or acted on.
+        self.warnings = not_applied(desired, record, steps)
+        return record, guest, observed, steps
 
     @staticmethod
     def _uuid_of(desired, record, guest):
@@ -102,6 +108,8 @@ class InstanceModule(OnHypervisor):
                        lambda look: self._instance_lock(desired, look)),
                 look_first=False)
             after = predict(before, steps, desired)
+            for warning in self.warnings:
+                self.module.warn(warning)
             return self._result(record, steps, before, after)
 
     @staticmethod
@@ -152,6 +160,7 @@ class InstanceModule(OnHypervisor):
             'config_drive': desired['config_drive'],
             'virt_type': desired['virt_type'],
             'use_cow_images': desired['use_cow_images'],
+            'guest_agent': desired['guest_agent'],
             'created_at': keep.get('created_at'),
         })
 

@@ -139,7 +139,28 @@ def managed_view(record, observed):
         'flavor': flavor_values(record.flavor),
         'metadata': dict(record.metadata or {}),
         'locked': bool(record.locked),
+        'guest_agent': bool(record.guest_agent),
     }
+
+
+# --- what is asked but only applies when an instance is built ------------------------
+def not_applied(desired, record, steps):
+    """Warnings for choices ``desired`` makes that the plan leaves as they
+    are (pure). ``guest_agent`` is chosen when the instance is built (Nova
+    reads ``hw_qemu_guest_agent`` from the image properties it kept at
+    spawn): an existing instance keeps its channel through every later
+    regeneration of its XML - hard reboot, resize, migration, revert,
+    recovery - and a differing value is reported, not applied."""
+    want = desired.get('guest_agent')
+    if want is None or not is_live(record) or any(step.name == 'spawn' for step in steps):
+        return []
+    have = bool(record.guest_agent)
+    if bool(want) == have:
+        return []
+    return ['guest_agent=%s is not applied to instance %s: the guest agent channel is chosen when an '
+            'instance is built, and this one was built with guest_agent=%s, which it keeps (also through '
+            'hard reboots, resizes and migrations); delete and build the instance again to change it'
+            % (str(bool(want)).lower(), record.label, str(have).lower())]
 
 
 # --- what each step leaves, for check and diff mode --------------------------------
@@ -153,7 +174,8 @@ def predict_spawn(_after, step, desired):
             'power_state': RUNNING if on else OFF,
             'flavor': flavor_values(desired['flavor']),
             'metadata': dict(desired.get('metadata') or {}),
-            'locked': False}
+            'locked': False,
+            'guest_agent': bool(desired.get('guest_agent'))}
 
 
 def predict_delete(_after, _step, _desired):

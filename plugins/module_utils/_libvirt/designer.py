@@ -7,13 +7,17 @@ in ``domain_xml`` only stores what this module decides.
 Choices: machine ``pc`` (i440fx, so the config drive can be an IDE cdrom:
 virtio-only guests without AHCI still see it), virtio disks and NICs,
 ``host-model`` CPU under KVM, serial port 0 to ``console.log`` in the
-instance directory and port 1 on a pty for interactive consoles.
+instance directory and port 1 on a pty for interactive consoles, and, when
+the record asks for it (``guest_agent``, Nova's ``hw_qemu_guest_agent``),
+the QEMU guest agent's virtio channel on a unix socket whose path libvirt
+chooses (it adds the virtio-serial controller too).
 """
 
 from __future__ import annotations
 
 from ansible_collections.novalite.compute.plugins.module_utils._libvirt.domain_xml import (
     Boot,
+    Channel,
     Disk,
     Domain,
     InstanceMetadata,
@@ -28,6 +32,7 @@ ARCH = 'x86_64'
 DISK_BUS = 'virtio'
 CDROM_BUS = 'ide'
 NIC_MODEL = 'virtio'
+GUEST_AGENT_CHANNEL = 'org.qemu.guest_agent.0'
 
 
 def disk_mapping(record):
@@ -120,4 +125,14 @@ def build_domain(record, paths):
     domain.serials.add(Serial(type='file', source_path=paths.console_log(record.uuid),
                               source_append=True, target_port=0))
     domain.serials.add(Serial(type='pty', target_port=1))
+    if record.guest_agent:
+        domain.channels.add(guest_agent_channel())
     return domain
+
+
+def guest_agent_channel():
+    """The channel qemu-guest-agent listens on in the guest (the guest sees
+    ``/dev/virtio-ports/org.qemu.guest_agent.0``). No source path: libvirt
+    puts the socket under its own directory, on qemu:///system and
+    qemu:///session alike."""
+    return Channel(type='unix', target_type='virtio', target_name=GUEST_AGENT_CHANNEL)

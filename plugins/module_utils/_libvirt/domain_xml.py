@@ -70,6 +70,21 @@ class Console(XmlObject):
     target_port = XmlProperty('target/@port', kind=int)
 
 
+class Channel(XmlObject):
+    """``<channel>``: a stream between host and guest (the QEMU guest
+    agent's is ``type='unix'`` with a ``virtio`` target). Without a source
+    path libvirt chooses the socket itself; the live XML of a running guest
+    then shows it, and the target's ``state`` (connected or disconnected)."""
+
+    TAG = 'channel'
+    type = XmlProperty('@type')
+    source_mode = XmlProperty('source/@mode')
+    source_path = XmlProperty('source/@path')
+    target_type = XmlProperty('target/@type')
+    target_name = XmlProperty('target/@name')
+    target_state = XmlProperty('target/@state')
+
+
 class Boot(XmlObject):
     TAG = 'boot'
     dev = XmlProperty('@dev')
@@ -131,6 +146,7 @@ class Domain(XmlObject):
     interfaces = XmlChildren(Interface, 'devices')
     serials = XmlChildren(Serial, 'devices')
     consoles = XmlChildren(Console, 'devices')
+    channels = XmlChildren(Channel, 'devices')
 
     @property
     def instance(self):

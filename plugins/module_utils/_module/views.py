@@ -11,6 +11,7 @@ def record_view(record, paths):
     """The instance as the modules return it (user_data left out)."""
     data = record.to_dict()
     data.pop('user_data', None)
+    data['guest_agent'] = bool(record.guest_agent)
     data['instance_dir'] = paths.instance_dir(record.uuid)
     data['xml_path'] = paths.xml(record.uuid)
     data['console_log'] = paths.console_log(record.uuid)

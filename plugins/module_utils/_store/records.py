@@ -36,7 +36,9 @@ from ansible_collections.novalite.compute.plugins.module_utils._store.locking im
 RECORD_VERSION = 1
 
 # Field name -> default. The record is a plain dict on disk; unknown keys
-# written by a newer version are kept untouched.
+# written by a newer version are kept untouched, and a field an older
+# version did not write loads as its default (a record written before
+# ``guest_agent`` existed has no guest agent channel: False).
 _FIELDS = {
     'version': RECORD_VERSION,
     'uuid': None,
@@ -57,6 +59,7 @@ _FIELDS = {
     'config_drive': False,
     'virt_type': 'kvm',
     'use_cow_images': True,
+    'guest_agent': False,
     'fault': None,
     'system_metadata': {},
     'migration': None,

@@ -3,7 +3,7 @@
 import pytest
 
 from ansible_collections.novalite.compute.plugins.module_utils._common.errors import InstanceInvalidState, InstanceLocked, InvalidInput
-from ansible_collections.novalite.compute.plugins.module_utils._instance.policy import Step, managed_view, plan
+from ansible_collections.novalite.compute.plugins.module_utils._instance.policy import Step, managed_view, not_applied, plan
 from ansible_collections.novalite.compute.plugins.module_utils._instance.steps import predict
 from ansible_collections.novalite.compute.plugins.module_utils._store.records import InstanceRecord
 
@@ -75,6 +75,11 @@ NONE = {'defined': False, 'power_state': None}
     (desired(locked=True), None, NONE, [Step('spawn', power_on=True), Step('lock')]),
     (desired('absent', locked=False), record(locked=True), ON, [Step('unlock'), Step('delete')]),
     (desired('absent', locked=True), record(), ON, [Step('delete')]),
+    # guest_agent: chosen at build; a differing value on an existing instance plans nothing
+    (desired(guest_agent=True), None, NONE, [Step('spawn', power_on=True)]),
+    (desired(guest_agent=True), record(), ON, []),
+    (desired(guest_agent=False), record(guest_agent=True), ON, []),
+    (desired(guest_agent=True), record('stopped'), OFF, [Step('start')]),
 ])
 def test_plan_table(want, rec, seen, steps):
     assert plan(want, rec, seen) == steps
@@ -105,3 +110,34 @@ def test_predict_matches_steps():
     new = predict(managed_view(None, NONE), [Step('spawn', power_on=False)], desired('stopped'))
     assert (new['state'], new['vm_state'], new['power_state']) == ('stopped', 'stopped', 'shutdown')
     assert predict(before, [Step('lock')], desired())['locked'] is True
+
+
+def test_guest_agent_is_in_the_managed_view_and_set_by_spawn_only():
+    assert managed_view(record(guest_agent=True), ON)['guest_agent'] is True
+    assert managed_view(record(), ON)['guest_agent'] is False
+    new = predict(managed_view(None, NONE), [Step('spawn', power_on=True)], desired(guest_agent=True))
+    assert new['guest_agent'] is True
+    before = managed_view(record(), OFF)
+    steps = plan(desired(guest_agent=True), record('stopped'), OFF)
+    assert predict(before, steps, desired(guest_agent=True))['guest_agent'] is False     # what really happens
+
+
+@pytest.mark.parametrize('want, rec, steps, warned', [
+    (desired(guest_agent=True), record(), [], True),
+    (desired(guest_agent=False), record(guest_agent=True), [Step('start')], True),
+    (desired(guest_agent=True), record(guest_agent=True), [], False),
+    (desired(guest_agent=False), record(), [], False),
+    (desired(), record(guest_agent=True), [], False),                      # not given (absent): nothing to say
+    (desired(guest_agent=True), None, [Step('spawn', power_on=True)], False),
+    (desired(guest_agent=True), record('deleted'), [Step('spawn', power_on=True)], False),
+    # a build that never launched is built again, with the new value
+    (desired(guest_agent=True), record('error', launched=False), [Step('spawn', power_on=True)], False),
+])
+def test_a_differing_guest_agent_on_an_existing_instance_is_reported(want, rec, steps, warned):
+    warnings = not_applied(want, rec, steps)
+    assert bool(warnings) == warned
+    if warned:
+        [text] = warnings
+        assert text.startswith('guest_agent=%s is not applied to instance web1 (u-1)'
+                               % str(want['guest_agent']).lower())
+        assert 'built with guest_agent=%s' % str(bool(rec.guest_agent)).lower() in text

@@ -1,12 +1,13 @@
-"""The XML model against golden files: generation from a record, and
-parse-and-edit of foreign XML keeping everything the model does not manage."""
+"""The XML model against golden files: generation from a record (with and
+without the guest agent channel), and parse-and-edit of foreign XML keeping
+everything the model does not manage."""
 
 import os
 
 import pytest
 
-from ansible_collections.novalite.compute.plugins.module_utils._libvirt.designer import build_domain
-from ansible_collections.novalite.compute.plugins.module_utils._libvirt.domain_xml import Disk, Domain
+from ansible_collections.novalite.compute.plugins.module_utils._libvirt.designer import GUEST_AGENT_CHANNEL, build_domain
+from ansible_collections.novalite.compute.plugins.module_utils._libvirt.domain_xml import Channel, Disk, Domain
 from ansible_collections.novalite.compute.plugins.module_utils._store.paths import InstancePaths
 from ansible_collections.novalite.compute.plugins.module_utils._store.records import InstanceRecord
 
@@ -35,6 +36,23 @@ def sample_record(**overrides):
 def test_generated_guest_matches_golden():
     xml = build_domain(sample_record(), InstancePaths('/var/lib/novalite/instances')).to_xml()
     assert xml == golden('guest-kvm-out.xml')
+    assert len(Domain.from_xml(xml).channels) == 0          # no guest agent unless the record asks
+
+
+def test_guest_agent_adds_one_virtio_channel_without_a_socket_path():
+    """The golden file is guest-kvm-out.xml plus the channel, nothing else."""
+    xml = build_domain(sample_record(guest_agent=True), InstancePaths('/var/lib/novalite/instances')).to_xml()
+    assert xml == golden('guest-agent-out.xml')
+    [channel] = Domain.from_xml(xml).channels
+    assert (channel.type, channel.target_type, channel.target_name) == ('unix', 'virtio', GUEST_AGENT_CHANNEL)
+    assert channel.source_path is None and channel.source_mode is None      # libvirt picks the socket
+
+
+def test_a_record_from_before_guest_agent_existed_builds_no_channel():
+    data = sample_record().to_dict()
+    del data['guest_agent']
+    xml = build_domain(InstanceRecord(data), InstancePaths('/var/lib/novalite/instances')).to_xml()
+    assert xml == golden('guest-kvm-out.xml')
 
 
 def test_metacharacters_are_escaped_not_refused():
@@ -58,6 +76,37 @@ def test_parse_edit_keeps_unknown_xml():
     domain.disks.add(Disk(type='file', device='disk', driver_name='qemu', driver_type='raw',
                           source_file='/new/path/disk.local', target_dev='vdb', target_bus='virtio'))
     assert domain.to_xml() == golden('foreign-out.xml')
+
+
+def test_channels_parse_edit_keeps_unknown_xml():
+    """A running guest's live XML: the socket libvirt chose, aliases, the
+    virtio-serial controller and addresses survive an edit of the channels."""
+    domain = Domain.from_xml(golden('channel-in.xml'))
+    agent, spice = domain.channels
+    assert (agent.type, agent.source_mode, agent.target_type, agent.target_name, agent.target_state) == (
+        'unix', 'bind', 'virtio', GUEST_AGENT_CHANNEL, 'connected')
+    assert agent.source_path == '/run/libvirt/qemu/channel/7-agent-live/org.qemu.guest_agent.0'
+    assert (spice.type, spice.source_path, spice.target_state) == ('spicevmc', None, 'disconnected')
+    assert domain.instance is None and domain.id == 7
+    agent.target_state = None
+    domain.channels.remove(spice)
+    domain.channels.add(Channel(type='unix', target_type='virtio', target_name='org.example.agent.0'))
+    assert domain.to_xml() == golden('channel-out.xml')
+    again = Domain.from_xml(domain.to_xml())
+    assert [c.target_name for c in again.channels] == [GUEST_AGENT_CHANNEL, 'org.example.agent.0']
+
+
+def test_a_channel_on_its_own_round_trips_unchanged():
+    text = ('<channel type="unix">\n'
+            '  <source mode="bind" path="/tmp/x.sock"/>\n'
+            '  <target type="virtio" name="org.qemu.guest_agent.0"/>\n'
+            '  <address type="virtio-serial" controller="0" bus="0" port="1"/>\n'
+            '</channel>\n')
+    channel = Channel.from_xml(text)
+    assert channel.to_xml() == text
+    channel.source_path = '/tmp/y.sock'
+    assert Channel.from_xml(channel.to_xml()).source_path == '/tmp/y.sock'
+    assert '<address type="virtio-serial" controller="0" bus="0" port="1"/>' in channel.to_xml()
 
 
 @pytest.mark.parametrize('field, value', [('vcpus', None), ('acpi', False), ('cpu_mode', None)])

@@ -70,6 +70,33 @@ def test_unknown_fields_are_kept(store):
         assert json.load(handle)['future_field'] == [1, 2]
 
 
+def test_guest_agent_round_trips(store):
+    store.save(InstanceRecord({'uuid': UUID, 'name': 'a', 'guest_agent': True}))
+    with open(store.paths.record(UUID)) as handle:
+        assert json.load(handle)['guest_agent'] is True
+    assert store.load(UUID).guest_agent is True
+    assert InstanceRecord({'uuid': UUID}).guest_agent is False          # a new record's default
+
+
+def test_a_record_written_before_guest_agent_existed_loads_as_false(store):
+    """Upgrade safety: an older version's record has no guest_agent key; it
+    loads as False (no channel, as the domain it defined) and is written
+    back with the field, keeping everything else."""
+    path = store.paths.record(UUID)
+    store.paths.ensure_layout()
+    old = {'version': 1, 'uuid': UUID, 'name': 'a', 'vm_state': 'active', 'power_state': 'running',
+           'virt_type': 'kvm', 'config_drive': True, 'flavor': {'vcpus': 1, 'memory_mb': 64}}
+    with open(path, 'w') as handle:
+        json.dump(old, handle)
+    record = store.load(UUID)
+    assert record.guest_agent is False and record.vm_state == 'active'
+    store.save(record)
+    with open(path) as handle:
+        saved = json.load(handle)
+    assert saved['guest_agent'] is False
+    assert dict((key, saved[key]) for key in old) == old
+
+
 def test_corrupt_record_is_reported(store):
     store.paths.ensure_layout()
     with open(store.paths.record(UUID), 'w') as handle:
