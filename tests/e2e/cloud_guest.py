@@ -68,16 +68,25 @@ def new_key(path):
         return handle.read().strip()
 
 
-def boot_report(console, host):
-    """Wait for one full boot on ``host`` after the console's mark: cloud-init
-    final, and what the per-boot script printed. Returns a dict."""
-    final = console.wait(FINAL, host)
-    text = console.text(host)
-    report = {'datasource': final.group(1), 'text': text}
+def mark(console):
+    """Boots from now on count as new."""
+    console.mark(FINAL, BOOT_ID)
+
+
+def boot_report(console, host, new=True):
+    """Wait for a boot on ``host`` that reached cloud-init final (with
+    ``new``, one after the last mark; else the newest), and return what it
+    printed: datasource, boot id, instance id, hostname, root size, the data
+    check (its sha256, 'BAD', or None when there was nothing to check yet) and
+    its console text."""
+    text = console.boot(host, FINAL, BOOT_ID, new)
+    report = {'datasource': re.search(FINAL, text).group(1), 'text': text}
     for key, pattern in (('boot_id', BOOT_ID), ('instance_id', r'E2E-INSTANCE-ID (\S+)'),
                          ('hostname', r'E2E-HOSTNAME (\S+)'), ('root_bytes', ROOT_BYTES)):
-        found = re.search(pattern, text)
-        report[key] = found.group(1) if found else None
-    data = re.search(DATA_OK, text)
-    report['data'] = None if data is None else (data.group(2) or 'BAD')
+        found = re.findall(pattern, text)
+        report[key] = found[-1] if found else None
+    data = re.findall(DATA_OK, text)
+    report['data'] = None if not data else (data[-1][1] or 'BAD')
+    written = re.findall(DATA_WRITTEN, text)
+    report['written'] = written[-1] if written else None
     return report

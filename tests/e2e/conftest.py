@@ -186,49 +186,56 @@ def fleet(tmp_path_factory):
 # -- the guest's serial console --------------------------------------------------------------
 
 class Console(object):
-    """The serial console log of one instance, on whichever host runs it.
-    Each host appends to its own file (libvirt's append mode), so positions
-    are kept per host: ``mark()`` remembers where the log ends now, and
-    ``wait()`` only looks at what came after the mark."""
+    """The serial console log of one instance, on either host. Each host
+    appends to its own file, and a move or a revert can bring back a log that
+    already holds earlier boots, so boots are told apart by the boot id the
+    guest prints on every boot, not by file positions: ``mark()`` remembers
+    every boot seen so far, ``boot(host, new=True)`` waits for one that came
+    after the mark."""
 
     def __init__(self, fleet, uuid):
         self.fleet = fleet
         self.uuid = uuid
-        self.marks = {}
+        self.known = set()
 
-    def path(self, host=None):
-        host = host or self.fleet.owner(self.uuid)
+    def path(self, host):
         return os.path.join(self.fleet.hosts[host].path, self.uuid, 'console.log')
 
-    def _read(self, host):
+    def text(self, host):
         try:
             with open(self.path(host), 'rb') as handle:
-                handle.seek(self.marks.get(host, 0))
                 return handle.read().decode('utf-8', 'replace')
         except FileNotFoundError:
             return ''
 
-    def mark(self):
-        """From now on only new output counts, on every host."""
+    def boots(self, host, final, boot_id):
+        """[(boot id, the text of that boot)] of every boot that got to
+        cloud-init's final stage; a boot's text runs from the end of the
+        previous one (its shutdown included) to its own final line."""
+        text = self.text(host)
+        found, start = [], 0
+        for match in re.finditer(final, text):
+            chunk = text[start:match.end()]
+            ids = re.findall(boot_id, chunk)
+            found.append((ids[-1] if ids else None, chunk))
+            start = match.end()
+        return found
+
+    def mark(self, final, boot_id):
         for host in self.fleet.hosts:
-            try:
-                self.marks[host] = os.path.getsize(self.path(host))
-            except FileNotFoundError:
-                self.marks[host] = 0
+            self.known.update(ident for ident, _text in self.boots(host, final, boot_id))
 
-    def text(self, host):
-        return self._read(host)
-
-    def wait(self, pattern, host, timeout=BOOT_TIMEOUT):
-        """The first match of regex ``pattern`` after the mark on ``host``."""
+    def boot(self, host, final, boot_id, new, timeout=BOOT_TIMEOUT):
+        """The text of the newest finished boot on ``host``; with ``new``,
+        waiting for the first one not seen at the mark."""
         deadline = time.monotonic() + timeout
-        regex = re.compile(pattern)
-        text = ''
+        boots = []
         while time.monotonic() < deadline:
-            text = self._read(host)
-            found = regex.search(text)
-            if found:
-                return found
+            boots = self.boots(host, final, boot_id)
+            fresh = [chunk for ident, chunk in boots if ident not in self.known] if new else \
+                [chunk for _ident, chunk in boots[-1:]]
+            if fresh:
+                return fresh[0]
             time.sleep(1)
-        raise AssertionError('%r did not appear on the console of %s on %s within %ss; its end:\n%s'
-                             % (pattern, self.uuid, host, timeout, text[-4000:]))
+        raise AssertionError('no %sfinished boot on the console of %s on %s within %ss; its end:\n%s'
+                             % ('new ' if new else '', self.uuid, host, timeout, self.text(host)[-4000:]))

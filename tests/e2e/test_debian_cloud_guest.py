@@ -22,7 +22,7 @@ import libvirt_qemu
 import pytest
 
 import harness
-from cloud_guest import DATA_WRITTEN, DEFAULT_USER, USER_DATA, boot_report, fingerprint, new_key
+from cloud_guest import DEFAULT_USER, USER_DATA, boot_report, fingerprint, mark, new_key
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -103,9 +103,10 @@ def test_guest_agent_answers_through_the_channel_the_collection_defines(fleet, g
 
 def test_soft_reboot_goes_through_systemd_and_shuts_down_cleanly(fleet, guests):
     console = guests['consoles']['e2e-cloud']
-    before = boot_report(console, 'hostA')
-    written = console.wait(DATA_WRITTEN, 'hostA').group(1)
-    console.mark()
+    before = boot_report(console, 'hostA', new=False)
+    written = before['written']
+    assert written
+    mark(console)
     result = harness.ok(fleet.a, 'instance_reboot', {'name': 'e2e-cloud', 'type': 'soft', 'soft_timeout': 240})
     assert result['method'] == 'soft' and result['fallback'] is None, result
     after = boot_report(console, 'hostA')
@@ -133,22 +134,23 @@ def _runs_on(fleet, uuid, host, other):
 def test_guest_data_survives_migration_with_revert_and_resize_with_confirm(fleet, guests):
     uuid = guests['uuids']['e2e-mover']
     console = guests['consoles']['e2e-mover']
-    first = boot_report(console, 'hostA')
-    written = console.wait(DATA_WRITTEN, 'hostA').group(1)
+    first = boot_report(console, 'hostA', new=False)
+    written = first['written']
+    assert written
     small_root = int(first['root_bytes'])
 
-    console.mark()
+    mark(console)
     _move(fleet, confirm=False)
     _runs_on(fleet, uuid, 'hostB', 'hostA')
     assert boot_report(console, 'hostB')['data'] == written
 
-    console.mark()
+    mark(console)
     _move(fleet, resize_action='revert')
     _runs_on(fleet, uuid, 'hostA', 'hostB')
     assert not os.path.exists(os.path.join(fleet.b.path, uuid))
     assert boot_report(console, 'hostA')['data'] == written
 
-    console.mark()
+    mark(console)
     _move(fleet, flavor=dict(FLAVOR, root_gb=3), confirm=True)
     _runs_on(fleet, uuid, 'hostB', 'hostA')
     resized = boot_report(console, 'hostB')
@@ -162,13 +164,13 @@ def test_guest_data_survives_migration_with_revert_and_resize_with_confirm(fleet
 def test_host_power_loss_while_the_guest_writes_then_one_recovery_command(fleet, guests):
     uuid = guests['uuids']['e2e-cloud']
     console = guests['consoles']['e2e-cloud']
-    before = boot_report(console, 'hostA')
+    before = boot_report(console, 'hostA', new=False)
     dom = fleet.domain('hostA', uuid)
     writer = agent(dom, 'guest-exec', {'path': '/bin/sh', 'arg': [
         '-c', 'while :; do head -c 16M /dev/urandom > /var/tmp/churn; sync; done']})
     assert agent(dom, 'guest-exec-status', {'pid': writer['pid']})['exited'] is False
 
-    console.mark()
+    mark(console)
     harness.kill_guests([uuid])
     harness.wait_shutoff(fleet.a, uuid)
     fleet.a.restart_libvirtd()

@@ -62,10 +62,14 @@ done
 # --- cache key: this script + the versions apt would install ------------------------
 versions=$(apt-cache policy linux-image-cloud-amd64 cloud-init systemd openssh-server qemu-guest-agent \
            cloud-guest-utils 2>/dev/null | sed -n 's/^ *Candidate: *//p' | tr '\n' ' ')
-key=$( (cat "$0"; echo "$versions"; [ -z "$extra_hook" ] || cat "$extra_hook") | sha256sum | cut -c1-12)
+tree_key=$( (cat "$0"; echo "$versions") | sha256sum | cut -c1-12)
+key=$( (echo "$tree_key"; [ -z "$extra_hook" ] || cat "$extra_hook") | sha256sum | cut -c1-12)
 cache="${NOVALITE_CACHE:-$HOME/.cache/novalite}"
 mkdir -p "$cache"
 cached="$cache/$name-$key.qcow2"
+# The root filesystem tree is cached too (a tar, ~400 MB), so that variants
+# (--customize) and a changed disk layout do not run mmdebstrap again.
+tree="$cache/debian-12-tree-$tree_key.tar"
 [ -n "$out" ] || out="$cached"
 if [ -s "$cached" ]; then
     log "cached: $cached"
@@ -79,7 +83,7 @@ trap 'rm -rf "$work"' EXIT
 rootfs="$work/rootfs"
 
 # --- 1. root filesystem tree ---------------------------------------------------------------
-# The customize hook runs inside the finished tree (as "$1"): it configures
+# The customize hook runs on the finished tree (as "$1"): it configures
 # what the official image configures and removes what makes every clone the same.
 cat > "$work/customize.sh" <<EOF
 #!/bin/sh
@@ -110,24 +114,31 @@ for unit in apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub_re
             getty@tty1.service; do
     ln -sf /dev/null "\$r/etc/systemd/system/\$unit"
 done
-EOF
-if [ -n "$extra_hook" ]; then
-    echo "\"$extra_hook\" \"\$r\"" >> "$work/customize.sh"
-fi
-cat >> "$work/customize.sh" <<EOF
 rm -rf "\$r/var/lib/apt/lists"/* "\$r/var/cache/apt"/*.bin "\$r/var/cache/apt/archives"/*.deb
 rm -rf "\$r/usr/share/doc"/* "\$r/usr/share/man"/* "\$r/usr/share/info"/* "\$r/usr/share/locale"/*
 EOF
 chmod 0755 "$work/customize.sh"
 
-log "mmdebstrap: Debian 12 with ${packages[*]}"
-mmdebstrap --quiet --variant=apt --mode=root \
-    --include="$(IFS=,; echo "${packages[*]}")" \
-    --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
-    --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-include=/usr/share/locale/locale.alias' \
-    --dpkgopt='path-exclude=/usr/share/info/*' \
-    --customize-hook="$work/customize.sh \"\$1\"" \
-    bookworm "$rootfs" >&2
+if [ ! -s "$tree" ]; then
+    log "mmdebstrap: Debian 12 with ${packages[*]}"
+    mmdebstrap --quiet --variant=apt --mode=root \
+        --include="$(IFS=,; echo "${packages[*]}")" \
+        --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
+        --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-include=/usr/share/locale/locale.alias' \
+        --dpkgopt='path-exclude=/usr/share/info/*' \
+        --customize-hook="$work/customize.sh \"\$1\"" \
+        bookworm "$work/tree.tar" >&2
+    mv "$work/tree.tar" "$tree"
+    find "$cache" -maxdepth 1 -name 'debian-12-tree-*.tar' ! -name "$(basename "$tree")" -delete
+else
+    log "root filesystem tree cached: $tree"
+fi
+mkdir "$rootfs"
+tar -C "$rootfs" --numeric-owner --xattrs --xattrs-include='*' -xpf "$tree"
+if [ -n "$extra_hook" ]; then
+    log "customize: $extra_hook"
+    "$extra_hook" "$rootfs" >&2
+fi
 
 kernels=("$rootfs"/boot/vmlinuz-*)
 initrds=("$rootfs"/boot/initrd.img-*)
