@@ -160,9 +160,12 @@ options:
       - On an existing instance a value other than the one it was built with is not applied - nothing changes
         for it (in check mode either), the task returns a warning saying so, and RV(instance.guest_agent) shows
         the value the instance has. Delete the instance and build it again to change it.
-      - Instances built before this option existed have no channel (V(false)).
+      - Not given, an instance is built without the channel, and an existing instance keeps what it has (no
+        warning). Instances built before this option existed have no channel (V(false)).
+      - On C(qemu:///session) libvirt puts the socket under the user's C(~/.config/libvirt/qemu/channel/); a unix
+        socket path holds at most 107 bytes, so a very long home directory can make the start fail with
+        C(UNIX socket path ... too long). C(qemu:///system) uses C(/var/lib/libvirt/qemu/channel/).
     type: bool
-    default: false
   virt_type:
     description:
       - Domain type, like Nova's C([libvirt] virt_type). V(kvm) needs hardware virtualisation;
@@ -379,7 +382,7 @@ def main():
             config_drive=dict(type='bool', default=True),
             virt_type=dict(type='str', default='kvm', choices=['kvm', 'qemu']),
             use_cow_images=dict(type='bool', default=True),
-            guest_agent=dict(type='bool', default=False),
+            guest_agent=dict(type='bool'),
             force_raw_images=dict(type='bool', default=False),
             **dict(timeout_options('wait_timeout', 'shutdown_timeout'), **hypervisor_options(), **fetch_options())
         ),

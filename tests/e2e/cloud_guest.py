@@ -48,7 +48,7 @@ runcmd:
   - echo "E2E-DATA-WRITTEN $(cut -c1-64 /var/lib/e2e/data.sha256)" > /dev/ttyS0
 """
 
-FINAL = r'Cloud-init v\. \S+ finished at .*Datasource (\S+)'
+FINAL = r'Cloud-init v\. \S+ finished at .*Datasource (\S+)[^\n]*\n'
 BOOT_ID = r'E2E-BOOT-ID (\S+)'
 DATA_WRITTEN = r'E2E-DATA-WRITTEN ([0-9a-f]{64})'
 DATA_OK = r'E2E-DATA-(OK ([0-9a-f]{64})|BAD)'

@@ -11,10 +11,12 @@ Needs the environment scripts/setup.sh writes (build/novalite.env). Missing
 prerequisites fail the tests; they are never skipped.
 """
 
+import glob
 import http.server
 import json
 import os
 import re
+import shlex
 import shutil
 import socketserver
 import subprocess
@@ -112,6 +114,7 @@ class Fleet(object):
         os.chmod(TEST_ROOT, 0o755)
         self.a = harness.HostA(os.path.join(TEST_ROOT, tag))
         self.b = harness.HostB(os.path.join(os.environ['NOVALITE_HOSTB_INSTANCES'], tag))
+        self._remove_earlier_runs()
         os.makedirs(self.a.path)
         self.b.mkdir()
         self.hosts = {'hostA': self.a, 'hostB': self.b}
@@ -130,6 +133,25 @@ class Fleet(object):
                         key=env['NOVALITE_HOSTB_SSH_KEY'], h=env['NOVALITE_HOSTB_SSH_HOST'],
                         port=env['NOVALITE_HOSTB_SSH_PORT'], user=env['NOVALITE_HOSTB_USER'],
                         a_port=env['NOVALITE_HOSTA_SSH_PORT'], b_key=env['NOVALITE_HOSTB_MIGRATION_KEY']))
+
+    def _remove_earlier_runs(self):
+        """What a run that was killed before its teardown left: its domains
+        (their disks under an e2e-* instances_path of either host) and
+        those instances_paths. Nothing else is touched."""
+        roots = [os.path.dirname(self.a.path) + '/e2e-', os.path.dirname(self.b.path) + '/e2e-']
+        for host in (self.a, self.b):
+            conn = host.connect()
+            try:
+                for dom in conn.listAllDomains(0):
+                    if any("file='%s" % root in dom.XMLDesc(0) for root in roots):
+                        if dom.isActive():
+                            dom.destroy()
+                        dom.undefine()
+            finally:
+                conn.close()
+        for stale in glob.glob(roots[0] + '*'):
+            shutil.rmtree(stale, ignore_errors=True)
+        subprocess.run(self.b.ssh + ['rm -rf %s*' % shlex.quote(roots[1])], check=False)
 
     def playbook(self, playbook, extra_vars=None, timeout=1200):
         """ansible-playbook against both hosts; returns the CompletedProcess."""

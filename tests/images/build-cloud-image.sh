@@ -18,9 +18,10 @@
 #     mtools) holding the kernel and initramfs; partition 2, the LAST one, is the
 #     root filesystem, so cloud-init's growpart can grow it into a larger disk;
 #   * serial console on ttyS0 (kernel, systemd, cloud-init, a getty);
-#   * converted to a compressed qcow2 (about 200 MB; 1.5 GiB virtual).
+#   * converted to a compressed qcow2 (about 160 MB; 1.5 GiB virtual).
 #
-# Nothing is loop-mounted and no privileged device is needed. The result is
+# Nothing is loop-mounted and no block device is needed, but it runs as root
+# (mmdebstrap's root mode, chroot, device nodes in the tree). The result is
 # cached as ${NOVALITE_CACHE:-$HOME/.cache/novalite}/debian-12-cloud-<hash>.qcow2,
 # the hash covering this script and the candidate versions of the packages
 # that matter, so it is rebuilt only when one of those changes. The path is
@@ -39,6 +40,9 @@ while [ $# -gt 0 ]; do
     esac
 done
 case "$name" in *[!a-zA-Z0-9._-]*|"") echo "build-cloud-image: bad --name: $name" >&2; exit 2 ;; esac
+if [ -n "$extra_hook" ] && [ "$name" = debian-12-cloud ]; then
+    echo "build-cloud-image: --customize needs a --name of its own for the variant" >&2; exit 2
+fi
 if [ -n "$extra_hook" ] && [ ! -x "$extra_hook" ]; then
     echo "build-cloud-image: --customize $extra_hook is not an executable file" >&2; exit 2
 fi
@@ -68,7 +72,8 @@ cache="${NOVALITE_CACHE:-$HOME/.cache/novalite}"
 mkdir -p "$cache"
 cached="$cache/$name-$key.qcow2"
 # The root filesystem tree is cached too (a tar, ~400 MB), so that variants
-# (--customize) and a changed disk layout do not run mmdebstrap again.
+# (--customize) do not run mmdebstrap again; it is keyed like the image
+# (this script and the versions), so editing the script rebuilds both.
 tree="$cache/debian-12-tree-$tree_key.tar"
 [ -n "$out" ] || out="$cached"
 if [ -s "$cached" ]; then
@@ -128,13 +133,15 @@ if [ ! -s "$tree" ]; then
         --dpkgopt='path-exclude=/usr/share/info/*' \
         --customize-hook="$work/customize.sh \"\$1\"" \
         bookworm "$work/tree.tar" >&2
-    mv "$work/tree.tar" "$tree"
+    mv "$work/tree.tar" "$tree.tmp"   # the cache may be on another filesystem: copy, then rename
+    mv "$tree.tmp" "$tree"
     find "$cache" -maxdepth 1 -name 'debian-12-tree-*.tar' ! -name "$(basename "$tree")" -delete
 else
     log "root filesystem tree cached: $tree"
 fi
 mkdir "$rootfs"
-tar -C "$rootfs" --numeric-owner --xattrs --xattrs-include='*' -xpf "$tree"
+tar -C "$rootfs" --numeric-owner --xattrs --xattrs-include='*' -xpf "$tree" \
+    || { log "the cached tree $tree does not extract: removed, run again"; rm -f "$tree"; exit 1; }
 if [ -n "$extra_hook" ]; then
     log "customize: $extra_hook"
     "$extra_hook" "$rootfs" >&2

@@ -100,6 +100,8 @@ else
     listed=$(tar --list --file "$stage/box.tar" | LC_ALL=C sort | tr '\n' ' ')
     [ "$listed" = "Vagrantfile box.img metadata.json " ] || { log "the box holds: $listed"; exit 1; }
     mv "$stage/box.tar" "$cached"
+    # earlier boxes are stale now
+    find "$cache" -maxdepth 1 -name 'debian-12-vagrant-*.box' ! -name "$(basename "$cached")" -delete
     log "built $cached ($(du -h "$cached" | cut -f1); virtual_size $virtual_gib GiB, from $(basename "$image"))"
 fi
 [ "$out" = "$cached" ] || cp "$cached" "$out"

@@ -2,7 +2,7 @@
 # Customize hook of the Vagrant box (tests/images/build-vagrant-box.sh passes it
 # to build-cloud-image.sh --customize): run as root on the build host with the
 # image's root filesystem tree as its only argument, after the cloud image's
-# own configuration and before its cleanup.
+# own configuration (the tree is already trimmed: no apt lists, no docs).
 #
 #   * the user Vagrant logs in as, `vagrant`, with passwordless sudo and
 #     Vagrant's well-known insecure public key in its authorized_keys (read

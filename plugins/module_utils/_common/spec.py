@@ -270,6 +270,6 @@ def _desired(name, params):
         'config_drive': bool(params.get('config_drive')),
         'virt_type': params.get('virt_type') or 'kvm',
         'use_cow_images': params.get('use_cow_images', True),
-        'guest_agent': bool(params.get('guest_agent')),
+        'guest_agent': _optional(bool, params.get('guest_agent')),
     })
     return desired

@@ -160,7 +160,7 @@ class InstanceModule(OnHypervisor):
             'config_drive': desired['config_drive'],
             'virt_type': desired['virt_type'],
             'use_cow_images': desired['use_cow_images'],
-            'guest_agent': desired['guest_agent'],
+            'guest_agent': bool(desired['guest_agent']),
             'created_at': keep.get('created_at'),
         })
 

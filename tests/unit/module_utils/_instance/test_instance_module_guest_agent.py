@@ -89,6 +89,17 @@ def test_a_different_value_on_an_existing_instance_warns_and_changes_nothing(hv,
     assert hv.host.defined == defined
 
 
+@pytest.mark.parametrize('built_with', [True, False])
+def test_leaving_the_option_out_keeps_the_instance_as_built_without_a_warning(hv, monkeypatch, built_with):
+    # through the real argument spec: a task that only says state=stopped
+    run(hv, monkeypatch, guest_agent=built_with)
+    result, warnings = run(hv, monkeypatch, state='stopped')
+    assert result['changed'] and warnings == []
+    assert result['instance']['guest_agent'] is built_with
+    with open(hv.paths.xml(UUID)) as handle:
+        assert (channels(handle.read()) != []) is built_with
+
+
 def test_a_different_value_with_other_changes_warns_and_does_only_those(hv, monkeypatch):
     run(hv, monkeypatch, state='stopped')
     result, warnings = run(hv, monkeypatch, guest_agent=True, metadata={'role': 'db'})

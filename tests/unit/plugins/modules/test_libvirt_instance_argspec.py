@@ -14,11 +14,13 @@ from ansible_collections.novalite.compute.plugins.modules import libvirt_instanc
 from ansible_collections.novalite.compute.tests.unit import fakes
 
 
-def test_guest_agent_is_a_bool_defaulting_to_false_as_documented():
+def test_guest_agent_is_a_bool_without_default_as_documented():
+    # no default: "not given" must stay distinguishable from false, or every
+    # task that leaves it out would warn about an instance built with true
     spec = fakes.argument_spec(libvirt_instance)['argument_spec']['guest_agent']
-    assert spec == {'type': 'bool', 'default': False}
+    assert spec == {'type': 'bool'}
     documented = yaml.safe_load(libvirt_instance.DOCUMENTATION)['options']['guest_agent']
-    assert (documented['type'], documented['default']) == ('bool', False)
+    assert documented['type'] == 'bool' and 'default' not in documented
     assert 'version_added' not in documented                 # as no other option of the module
 
 
@@ -27,7 +29,7 @@ def test_guest_agent_is_returned_in_the_instance():
     assert returned['type'] == 'bool'
 
 
-@pytest.mark.parametrize('given, expected', [({}, False), ({'guest_agent': True}, True),
+@pytest.mark.parametrize('given, expected', [({}, None), ({'guest_agent': True}, True),
                                              ({'guest_agent': 'yes'}, True), ({'guest_agent': 'off'}, False)])
 def test_validated_guest_agent_reaches_the_desired_instance(given, expected):
     params = fakes.module_params(libvirt_instance, name='web1', **given)
