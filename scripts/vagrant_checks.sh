@@ -63,7 +63,10 @@ printf 'Vagrant.configure("2") do |config|\n  config.vm.box = "%s"\nend\n' "$box
 say "vagrant validate: a machine of $box_name with the box's libvirt defaults is valid"
 
 # --- 4. molecule syntax ---------------------------------------------------------------------------------
-molecule drivers 2>/dev/null | grep -qw vagrant \
+# (the list first: grep -q would close the pipe early, and with pipefail
+# molecule's broken pipe would count as a failure)
+drivers=$(molecule drivers 2>/dev/null) || fail "molecule drivers failed"
+grep -qw vagrant <<<"$drivers" \
     || fail "molecule has no vagrant driver: molecule-plugins[vagrant] (requirements-dev.txt) is not in the venv; run scripts/setup.sh"
 (cd extensions && molecule syntax -s vagrant) || fail "molecule syntax -s vagrant"
 # molecule's syntax step reads only the converge playbook: the scenario's
