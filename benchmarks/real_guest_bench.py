@@ -106,7 +106,9 @@ def run_bare(bare_dir, base, size):
     elapsed = time.monotonic() - start
     subprocess.run(VIRSH + ['destroy', NAME], check=True, stdout=subprocess.DEVNULL)
     subprocess.run(VIRSH + ['undefine', NAME], check=True, stdout=subprocess.DEVNULL)
-    shutil.rmtree(bare_dir, ignore_errors=True)
+    # the XML and the config drive stay for the next bare run
+    for name in ('disk', 'console.log'):
+        os.unlink(os.path.join(bare_dir, name))
     return elapsed, uptime
 
 
