@@ -541,6 +541,17 @@ def build(hv, uuid, power_on=True, **fields):
     return hv.store.load(uuid)
 
 
+def forget_record_field(hv, uuid, field):
+    """Rewrite ``uuid``'s saved record without ``field``, as a version that
+    did not know the field wrote it."""
+    path = hv.paths.record(uuid)
+    with open(path) as handle:
+        data = json.load(handle)
+    del data[field]
+    with open(path, 'w') as handle:
+        json.dump(data, handle)
+
+
 def events(store, uuid):
     """(action, event) of every action log line of ``uuid``."""
     return [(entry['action'], entry['event']) for entry in store.actions(uuid).entries()]

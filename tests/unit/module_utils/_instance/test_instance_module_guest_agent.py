@@ -111,12 +111,7 @@ def test_a_different_value_with_other_changes_warns_and_does_only_those(hv, monk
 
 def test_an_instance_recorded_before_the_option_existed_has_no_channel_and_no_warning(hv, monkeypatch):
     run(hv, monkeypatch)
-    path = hv.paths.record(UUID)
-    with open(path) as handle:
-        data = json.load(handle)
-    del data['guest_agent']
-    with open(path, 'w') as handle:
-        json.dump(data, handle)
+    fakes.forget_record_field(hv, UUID, 'guest_agent')
 
     result, warnings = run(hv, monkeypatch)
     assert not result['changed'] and warnings == [] and result['instance']['guest_agent'] is False

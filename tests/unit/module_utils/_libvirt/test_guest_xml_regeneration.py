@@ -9,8 +9,6 @@ one. Instances built by the real Spawner on fake hypervisors."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from ansible_collections.novalite.compute.plugins.module_utils._libvirt.designer import GUEST_AGENT_CHANNEL
@@ -66,12 +64,7 @@ def test_hard_reboot_keeps_the_channel(hv):
 
 def test_hard_reboot_of_a_record_from_before_the_option_adds_no_channel(hv):
     fakes.build(hv, UUID)
-    path = hv.paths.record(UUID)
-    with open(path) as handle:
-        data = json.load(handle)
-    del data['guest_agent']
-    with open(path, 'w') as handle:
-        json.dump(data, handle)
+    fakes.forget_record_field(hv, UUID, 'guest_agent')
     record = hv.store.load(UUID)
     defined = len(hv.host.defined)
     fakes.rebooter(hv).reboot(record, plan_reboot(record, 'hard', {'defined': True, 'power_state': 'running'}),
