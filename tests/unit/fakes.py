@@ -541,6 +541,11 @@ def build(hv, uuid, power_on=True, **fields):
     return hv.store.load(uuid)
 
 
+def channels(xml):
+    """(type, target type, target name, source path) of each <channel> in ``xml``."""
+    return [(c.type, c.target_type, c.target_name, c.source_path) for c in Domain.from_xml(xml).channels]
+
+
 def forget_record_field(hv, uuid, field):
     """Rewrite ``uuid``'s saved record without ``field``, as a version that
     did not know the field wrote it."""

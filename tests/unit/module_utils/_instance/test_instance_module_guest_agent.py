@@ -14,7 +14,6 @@ import pytest
 
 from ansible_collections.novalite.compute.plugins.module_utils._common.errors import HypervisorError
 from ansible_collections.novalite.compute.plugins.module_utils._libvirt.designer import GUEST_AGENT_CHANNEL
-from ansible_collections.novalite.compute.plugins.module_utils._libvirt.domain_xml import Domain
 from ansible_collections.novalite.compute.tests.unit import fakes
 
 UUID = '77777777-aaaa-4bbb-8ccc-000000000001'
@@ -33,15 +32,11 @@ def run(hv, monkeypatch, check_mode=False, **given):
     return engine.run(), engine.module.warnings
 
 
-def channels(xml):
-    return [(c.type, c.target_type, c.target_name, c.source_path) for c in Domain.from_xml(xml).channels]
-
-
 def test_the_option_defaults_to_no_channel(hv, monkeypatch):
     result, warnings = run(hv, monkeypatch)
     assert result['changed'] and warnings == []
     assert result['instance']['guest_agent'] is False and hv.store.load(UUID).guest_agent is False
-    assert channels(hv.host.guest_by_uuid(UUID).xml(inactive=True)) == []
+    assert fakes.channels(hv.host.guest_by_uuid(UUID).xml(inactive=True)) == []
 
 
 def test_a_new_instance_gets_the_channel_in_check_mode_and_for_real(hv, monkeypatch):
@@ -54,9 +49,9 @@ def test_a_new_instance_gets_the_channel_in_check_mode_and_for_real(hv, monkeypa
     assert result['instance']['guest_agent'] is True and hv.store.load(UUID).guest_agent is True
     guest = hv.host.guest_by_uuid(UUID)
     assert guest.is_running()
-    assert channels(guest.xml(inactive=True)) == [('unix', 'virtio', GUEST_AGENT_CHANNEL, None)]
+    assert fakes.channels(guest.xml(inactive=True)) == [('unix', 'virtio', GUEST_AGENT_CHANNEL, None)]
     with open(hv.paths.xml(UUID)) as handle:
-        assert channels(handle.read()) == [('unix', 'virtio', GUEST_AGENT_CHANNEL, None)]
+        assert fakes.channels(handle.read()) == [('unix', 'virtio', GUEST_AGENT_CHANNEL, None)]
 
     again, warnings = run(hv, monkeypatch, guest_agent=True)
     assert not again['changed'] and again['plan'] == [] and warnings == []
@@ -97,7 +92,7 @@ def test_leaving_the_option_out_keeps_the_instance_as_built_without_a_warning(hv
     assert result['changed'] and warnings == []
     assert result['instance']['guest_agent'] is built_with
     with open(hv.paths.xml(UUID)) as handle:
-        assert (channels(handle.read()) != []) is built_with
+        assert (fakes.channels(handle.read()) != []) is built_with
 
 
 def test_a_different_value_with_other_changes_warns_and_does_only_those(hv, monkeypatch):
@@ -106,7 +101,7 @@ def test_a_different_value_with_other_changes_warns_and_does_only_those(hv, monk
     assert result['plan'] == [{'step': 'update_metadata'}, {'step': 'start'}] and len(warnings) == 1
     record = hv.store.load(UUID)
     assert record.guest_agent is False and record.metadata == {'role': 'db'}
-    assert channels(hv.host.guest_by_uuid(UUID).xml(inactive=True)) == []
+    assert fakes.channels(hv.host.guest_by_uuid(UUID).xml(inactive=True)) == []
 
 
 def test_an_instance_recorded_before_the_option_existed_has_no_channel_and_no_warning(hv, monkeypatch):
@@ -130,4 +125,4 @@ def test_a_build_that_never_launched_is_built_again_with_the_new_value(hv, monke
     result, warnings = run(hv, monkeypatch, guest_agent=True)
     assert result['plan'] == [{'step': 'spawn', 'power_on': True}] and warnings == []
     assert hv.store.load(UUID).guest_agent is True
-    assert channels(hv.host.guest_by_uuid(UUID).xml(inactive=True)) == [('unix', 'virtio', GUEST_AGENT_CHANNEL, None)]
+    assert fakes.channels(hv.host.guest_by_uuid(UUID).xml(inactive=True)) == [('unix', 'virtio', GUEST_AGENT_CHANNEL, None)]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.novalite.compute.plugins.module_utils._libvirt.designer import GUEST_AGENT_CHANNEL
-from ansible_collections.novalite.compute.plugins.module_utils._libvirt.domain_xml import Domain
 from ansible_collections.novalite.compute.plugins.module_utils._reboot.policy import plan_reboot
 from ansible_collections.novalite.compute.plugins.module_utils._reconcile.reconcile import run_all
 from ansible_collections.novalite.compute.tests.unit import fakes
@@ -22,19 +21,15 @@ BIGGER = dict(fakes.FLAVOR, memory_mb=128, root_gb=2)
 AGENT = [('unix', 'virtio', GUEST_AGENT_CHANNEL, None)]
 
 
-def channels(xml):
-    return [(c.type, c.target_type, c.target_name, c.source_path) for c in Domain.from_xml(xml).channels]
-
-
 def assert_defined_with(hv, expected, count_before=None):
     """The last XML defined on ``hv``, libvirt.xml and the domain's
     persistent definition all have ``expected`` channels."""
     if count_before is not None:
         assert len(hv.host.defined) > count_before, 'the flow did not define the domain again'
-    assert channels(hv.host.defined[-1]) == expected
+    assert fakes.channels(hv.host.defined[-1]) == expected
     with open(hv.paths.xml(UUID)) as handle:
-        assert channels(handle.read()) == expected
-    assert channels(hv.host.guest_by_uuid(UUID).xml(inactive=True)) == expected
+        assert fakes.channels(handle.read()) == expected
+    assert fakes.channels(hv.host.guest_by_uuid(UUID).xml(inactive=True)) == expected
 
 
 @pytest.fixture
@@ -59,7 +54,7 @@ def test_hard_reboot_keeps_the_channel(hv):
     plan = plan_reboot(record, 'hard', {'defined': True, 'power_state': 'running'})
     fakes.rebooter(hv).reboot(record, plan, wait_timeout=5)
     assert_defined_with(hv, AGENT, defined)
-    assert channels(hv.host.guest_by_uuid(UUID).xml()) == AGENT           # the running guest has it
+    assert fakes.channels(hv.host.guest_by_uuid(UUID).xml()) == AGENT           # the running guest has it
 
 
 def test_hard_reboot_of_a_record_from_before_the_option_adds_no_channel(hv):
@@ -87,7 +82,7 @@ def test_redefine_resize_in_place_and_metadata_keep_the_channel(hv):
 
     lifecycle.update_metadata(hv.store.load(UUID), {'role': 'db'})
     with open(hv.paths.xml(UUID)) as handle:
-        assert channels(handle.read()) == AGENT
+        assert fakes.channels(handle.read()) == AGENT
 
 
 def test_recovery_with_resume_defines_the_vanished_domain_with_the_channel(hv):
