@@ -6,7 +6,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r'''
 module: instance_migrate
-short_description: One step of a cold migration or resize between libvirt hosts, with confirm and revert
+short_description: One step of a cold migration, resize or live migration between libvirt hosts
 version_added: 0.1.0
 description:
   - Runs one step of Nova's cold migration / resize flow on the host the task runs on. The steps run on
@@ -33,6 +33,18 @@ description:
   - V(revert) (destination, then source) destroys the new domain and its disks (unless the storage is shared),
     moves C(<uuid>_resize) back, restores the old flavor and host, redefines the domain and starts it unless
     it was stopped. It also recovers a move whose copy was interrupted.
+  - With O(live=true), the same steps run Nova's live migration of a running guest, with no reboot (the role
+    C(novalite.compute.live_migrate) and the playbook C(novalite.compute.live_migrate) chain them). V(start)
+    checks the guest is V(active) and running, records its disks and CPU and sets task_state V(migrating).
+    V(prep) (destination) refuses a move this host cannot take before anything moves (virt type, networks,
+    domain name, the guest CPU through libvirt's C(compareHypervisorCPU), memory and disk free), claims them,
+    tells shared storage from the source's probe and, for a block migration, fetches the base image into its
+    cache and pre-creates every disk empty at its size. V(migrate) (source) sends the config drive and
+    console log, then runs libvirt's peer-to-peer job (C(VIR_MIGRATE_LIVE|PEER2PEER|PERSIST_DEST|UNDEFINE_SOURCE),
+    plus C(NON_SHARED_INC) for a block migration), logs its progress, applies O(live_options.completion_timeout),
+    hands the record over and removes the source copy. V(finish) (destination) completes it. V(revert) rolls
+    a failed or aborted move back (destination, then source); V(abort) (source) aborts a running job.
+    There is no V(confirm).
 author:
   - novalite.compute contributors (@novalite)
 extends_documentation_fragment:
@@ -61,7 +73,7 @@ options:
     description: The step to run on this host.
     type: str
     required: true
-    choices: [start, prep, migrate, finish, confirm, revert]
+    choices: [start, prep, migrate, finish, confirm, revert, abort]
   dest_host:
     description:
       - O(step=start) only. The destination's O(compute_host) name. The source's own name makes a same-host resize.
@@ -100,6 +112,65 @@ options:
   dest_instances_path:
     description: O(step=start) only. The destination's instances_path. Defaults to this host's.
     type: path
+  live:
+    description:
+      - O(step=start) only. A live migration of the running guest instead of a cold migration. The flavor
+        cannot change.
+    type: bool
+    default: false
+  dest_libvirt_uri:
+    description:
+      - O(step=start) with O(live=true). The destination's own libvirt URI (its O(uri)); with O(dest_ssh) it
+        makes the URI the source's libvirtd opens, for example V(qemu:///session) on C(user@host:port) with
+        key K gives C(qemu+ssh://user@host:port/session?keyfile=K).
+    type: str
+    default: qemu:///system
+  dest_uri:
+    description:
+      - O(step=start) with O(live=true). The full libvirt URI the source's libvirtd opens to reach the
+        destination's (peer-to-peer), instead of the one built from O(dest_ssh) and O(dest_libvirt_uri).
+    type: str
+  live_options:
+    description: O(step=start) with O(live=true). How the live migration runs (Nova's C([libvirt]) options).
+    type: dict
+    suboptions:
+      completion_timeout:
+        description:
+          - Seconds per GiB to move (memory, plus the written disk data of a block migration; at least one
+            GiB) before O(live_options.timeout_action). V(0) never times out. Nova's
+            C(live_migration_completion_timeout).
+        type: int
+        default: 800
+      timeout_action:
+        description:
+          - V(abort) cancels the move (the guest keeps running on the source). V(force_complete) switches to
+            post-copy when O(live_options.permit_post_copy) is set, else aborts too.
+        type: str
+        choices: [abort, force_complete]
+        default: abort
+      permit_post_copy:
+        description:
+          - Allow post-copy (C(VIR_MIGRATE_POSTCOPY)): the guest runs on the destination while its memory
+            arrives. A failure during post-copy can lose the guest; Nova's C(live_migration_permit_post_copy).
+        type: bool
+        default: false
+      permit_auto_converge:
+        description: Let QEMU throttle the guest's vCPUs until the copy converges (C(VIR_MIGRATE_AUTO_CONVERGE)).
+        type: bool
+        default: false
+      bandwidth_mib:
+        description: Bandwidth limit in MiB/s; V(0) is unlimited.
+        type: int
+        default: 0
+      migration_address:
+        description:
+          - Address of the destination for the migration stream and the NBD disk copy (Nova's
+            C(live_migration_inbound_addr)). Defaults to the O(dest_ssh.host) address.
+        type: str
+      poll_interval:
+        description: Seconds between two reads of libvirt's job statistics.
+        type: float
+        default: 0.5
   migration:
     description:
       - The migration returned by O(step=start) (RV(migration)). Required for O(step=prep). The other
@@ -114,6 +185,10 @@ options:
   wait_timeout:
     description: Seconds to wait for the domain to be running after starting it (V(finish), V(revert)).
 notes:
+  - A live migration needs the same CPU model (or a guest CPU model both hosts run), the same network names
+    or bridges, the SSH trust both ways, and the destination's migration ports (QEMU's 49152-49215) reachable
+    from the source. See docs/instance_migrate.md.
+  - V(abort) takes no instance lock (the V(migrate) run holds it while libvirt's job runs).
   - Disk bytes always cross SSH unless the probe proves the instances_path is the same storage on both hosts.
   - Confirm and revert are safe to repeat. Until confirm, the source copy in C(<uuid>_resize) is never removed.
 seealso:
@@ -155,6 +230,29 @@ EXAMPLES = r'''
     name: web1
     step: finish
   delegate_to: hv2
+
+# A live migration: ansible-playbook novalite.compute.live_migrate -e instance=web1 -e dest_host=hv2
+- name: Start a live migration of web1 from hv1
+  novalite.compute.instance_migrate:
+    name: web1
+    step: start
+    live: true
+    dest_host: hv2
+    dest_ssh:
+      host: 10.0.0.12
+      user: root
+      identity_file: /root/.ssh/novalite_migration
+    live_options:
+      completion_timeout: 300
+      permit_auto_converge: true
+  delegate_to: hv1
+  register: started
+
+- name: Abort it from another task (the guest stays on hv1)
+  novalite.compute.instance_migrate:
+    name: web1
+    step: abort
+  delegate_to: hv1
 '''
 
 RETURN = r'''
@@ -175,10 +273,13 @@ migration:
       description: Migration id (a UUID).
       type: str
     status:
-      description: V(pre-migrating), V(migrating), V(post-migrating), V(finished), V(confirming), V(confirmed), V(reverting), V(reverted) or V(error).
+      description:
+        - V(pre-migrating), V(migrating), V(post-migrating), V(finished), V(confirming), V(confirmed), V(reverting),
+          V(reverted) or V(error).
+        - A live migration ends V(completed), V(cancelled) (aborted, the guest still on the source) or V(error).
       type: str
     migration_type:
-      description: V(resize) when the flavor changes, else V(migration).
+      description: V(resize) when the flavor changes, V(live-migration) for a live migration, else V(migration).
       type: str
     source_compute:
       description: Source host.
@@ -206,8 +307,36 @@ migration:
       type: list
       elements: dict
 plan:
-  description: Step V(start) only - hosts, flavor change, every file with its allocated bytes and whether it is copied, total bytes to copy.
-  returned: step start
+  description:
+    - Step V(start) - hosts, flavor change, every file with its allocated bytes and whether it is copied, total bytes to copy.
+    - A live migration (V(start), V(prep)) - C(mode), C(storage) (V(block), V(shared), or unknown until V(prep)),
+      C(disks), C(memory_bytes), C(disk_bytes), C(bytes_to_copy), C(completion_timeout_s) and the options.
+  returned: step start, and step prep of a live migration
+  type: dict
+storage:
+  description: Step V(prep) of a live migration - V(block) (the disks are copied over NBD) or V(shared) (memory only).
+  returned: step prep of a live migration
+  type: str
+seconds:
+  description: Step V(migrate) of a live migration - how long libvirt's job ran.
+  returned: step migrate of a live migration
+  type: float
+post_copy:
+  description: Step V(migrate) of a live migration - whether it switched to post-copy.
+  returned: step migrate of a live migration
+  type: bool
+bytes_to_move:
+  description: Step V(migrate) of a live migration - memory plus the written disk data it had to move.
+  returned: step migrate of a live migration
+  type: int
+flags:
+  description: Step V(migrate) of a live migration - the C(VIR_MIGRATE_*) flags used, without the prefix.
+  returned: step migrate of a live migration
+  type: list
+  elements: str
+last_progress:
+  description: Step V(migrate) of a live migration - libvirt's last job statistics seen (data and memory totals, remaining, dirty rate).
+  returned: step migrate of a live migration
   type: dict
 bytes_copied:
   description: Step V(migrate) - bytes sent (allocated data only).
@@ -265,16 +394,30 @@ def main():
         identity_file=dict(type='path'),
         python=dict(type='str', default='python3'),
     )
+    live_spec = dict(
+        completion_timeout=dict(type='int', default=800),
+        timeout_action=dict(type='str', choices=['abort', 'force_complete'], default='abort'),
+        permit_post_copy=dict(type='bool', default=False),
+        permit_auto_converge=dict(type='bool', default=False),
+        bandwidth_mib=dict(type='int', default=0),
+        migration_address=dict(type='str'),
+        poll_interval=dict(type='float', default=0.5),
+    )
     module = AnsibleModule(
         argument_spec=dict(
             name=dict(type='str'),
             uuid=dict(type='str'),
-            step=dict(type='str', required=True, choices=['start', 'prep', 'migrate', 'finish', 'confirm', 'revert']),
+            step=dict(type='str', required=True,
+                      choices=['start', 'prep', 'migrate', 'finish', 'confirm', 'revert', 'abort']),
             dest_host=dict(type='str'),
             flavor=dict(type='dict', options=flavor_options()),
             dest_ssh=dict(type='dict', options=ssh_spec),
             dest_instances_path=dict(type='path'),
             migration=dict(type='dict'),
+            live=dict(type='bool', default=False),
+            dest_libvirt_uri=dict(type='str', default='qemu:///system'),
+            dest_uri=dict(type='str'),
+            live_options=dict(type='dict', options=live_spec),
             **dict(timeout_options('shutdown_timeout', 'wait_timeout'), **hypervisor_options(), **fetch_options())
         ),
         required_one_of=[('name', 'uuid', 'migration')],

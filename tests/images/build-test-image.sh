@@ -17,6 +17,12 @@
 #   GUEST-MEM-KB <kB> / GUEST-CPUS <n>
 #   GUEST-READY                     boot finished
 #   GUEST-POWEROFF                  ACPI power button pressed (variant "acpi" only)
+# With instance metadata novalite_test_counter (the live-migration guest):
+#   GUEST-DATA <sha256>             novalite_test_disk_mb MiB of random data on vdb
+#                                   (written at offset 1 MiB on first boot), read back
+#   GUEST-DIRTY-MB <n>              novalite_test_dirty_mb MiB of memory filled (tmpfs)
+#   GUEST-TICK <n>                  every second from 1: restarts only if the guest does
+#   GUEST-DATA-CHECK <n> <sha256>   the data read again every novalite_test_check_every ticks
 #
 # The "noacpi" variant does not run acpid, so it ignores the power button: it
 # is the guest that forces a hard-reboot/destroy fallback.
@@ -132,6 +138,7 @@ if [ -n "$cd_dev" ] && mount -t iso9660 -o ro "$cd_dev" /mnt 2>/dev/null; then
     if [ -f "$md" ]; then
         uuid=$(sed -n 's/.*"uuid" *: *"\([^"]*\)".*/\1/p' "$md")
         say "GUEST-INSTANCE-UUID=$uuid"
+        cp "$md" /tmp/meta_data.json
     fi
     umount /mnt
 fi
@@ -143,6 +150,39 @@ done
 say "GUEST-MEM-KB $(sed -n 's/^MemTotal: *\([0-9]*\).*/\1/p' /proc/meminfo)"
 say "GUEST-CPUS $(grep -c ^processor /proc/cpuinfo)"
 say GUEST-READY
+
+# The live-migration guest (instance metadata novalite_test_counter): marker
+# data on the second disk, memory filled, and a counter that never restarts
+# unless the guest does.
+meta() { sed -n "s/.*\"$1\" *: *\"\([0-9]*\)\".*/\1/p" /tmp/meta_data.json 2>/dev/null; }
+if [ -n "$(meta novalite_test_counter)" ]; then
+    data_mb=$(meta novalite_test_disk_mb)
+    if [ -n "$data_mb" ] && [ -b /dev/vdb ]; then
+        if [ "$(dd if=/dev/vdb bs=16 count=1 2>/dev/null)" != "NOVALITE-MARKER1" ]; then
+            dd if=/dev/urandom of=/dev/vdb bs=1M seek=1 count="$data_mb" conv=fsync 2>/dev/null
+            printf NOVALITE-MARKER1 | dd of=/dev/vdb conv=fsync 2>/dev/null
+        fi
+        sync; echo 3 > /proc/sys/vm/drop_caches
+        say "GUEST-DATA $(dd if=/dev/vdb bs=1M skip=1 count="$data_mb" 2>/dev/null | sha256sum | cut -d' ' -f1)"
+    fi
+    dirty_mb=$(meta novalite_test_dirty_mb)
+    if [ -n "$dirty_mb" ]; then
+        mkdir -p /dirty && mount -t tmpfs -o size=$((dirty_mb + 8))m tmpfs /dirty
+        dd if=/dev/urandom of=/dirty/fill bs=1M count="$dirty_mb" 2>/dev/null
+        say "GUEST-DIRTY-MB $dirty_mb"
+    fi
+    every=$(meta novalite_test_check_every)
+    i=0
+    while :; do
+        i=$((i + 1))
+        say "GUEST-TICK $i"
+        if [ -n "$data_mb" ] && [ -n "$every" ] && [ "$every" -gt 0 ] && [ $((i % every)) = 0 ]; then
+            echo 3 > /proc/sys/vm/drop_caches
+            say "GUEST-DATA-CHECK $i $(dd if=/dev/vdb bs=1M skip=1 count="$data_mb" 2>/dev/null | sha256sum | cut -d' ' -f1)"
+        fi
+        sleep 1
+    done &
+fi
 EOF
 chmod 0755 "$root/etc/rcS"
 

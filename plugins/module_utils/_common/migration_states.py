@@ -2,7 +2,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Migration statuses, as Nova's: pre-migrating -> migrating ->
 post-migrating -> finished -> confirming -> confirmed, or -> reverting ->
-reverted; error on failure. Each host records the statuses it has seen itself
+reverted; error on failure. A live migration has no confirm: it ends
+completed, or cancelled (aborted by the operator or its completion timeout,
+the guest still on the source), or error (rolled back). Each host records the statuses it has seen itself
 (``_store.migrations``)."""
 
 PRE_MIGRATING = 'pre-migrating'
@@ -14,10 +16,12 @@ CONFIRMED = 'confirmed'
 REVERTING = 'reverting'
 REVERTED = 'reverted'
 ERROR = 'error'
+COMPLETED = 'completed'
+CANCELLED = 'cancelled'
 
 STATUSES = (PRE_MIGRATING, MIGRATING, POST_MIGRATING, FINISHED, CONFIRMING, CONFIRMED, REVERTING, REVERTED,
-            ERROR)
-DONE = (CONFIRMED, REVERTED)
+            ERROR, COMPLETED, CANCELLED)
+DONE = (CONFIRMED, REVERTED, COMPLETED, CANCELLED)
 # Nothing more happens to a move in these statuses.
 TERMINAL = DONE + (ERROR,)
 # In flight: counts against the destination's capacity.

@@ -43,6 +43,7 @@ RESIZE_MIGRATED = 'resize_migrated'
 RESIZE_FINISH = 'resize_finish'
 RESIZE_REVERTING = 'resize_reverting'
 RESIZE_CONFIRMING = 'resize_confirming'
+MIGRATING = 'migrating'             # a live migration (Nova's task_states.MIGRATING)
 
 # Not produced by this collection, but recognised when found in a record
 # (Nova's names), so recovery knows what they mean.
@@ -78,6 +79,7 @@ ACTION_RESIZE = 'resize'
 ACTION_RESIZE_IN_PLACE = 'resize_in_place'
 ACTION_RECONCILE = 'reconcile'
 ACTION_MIGRATE = 'migrate'
+ACTION_LIVE_MIGRATE = 'live-migration'
 # Action events of a move, as Nova names them (one per compute step).
 EVENT_PREP_RESIZE = 'compute_prep_resize'
 EVENT_RESIZE_INSTANCE = 'compute_resize_instance'
@@ -85,3 +87,9 @@ EVENT_FINISH_RESIZE = 'compute_finish_resize'
 EVENT_CONFIRM_RESIZE = 'compute_confirm_resize'
 EVENT_REVERT_RESIZE = 'compute_revert_resize'
 EVENT_FINISH_REVERT_RESIZE = 'compute_finish_revert_resize'
+EVENT_PRE_LIVE_MIGRATION = 'compute_pre_live_migration'
+EVENT_LIVE_MIGRATION = 'compute_live_migration'
+EVENT_POST_LIVE_MIGRATION_DEST = 'compute_post_live_migration_at_destination'
+EVENT_ROLLBACK_LIVE_MIGRATION = 'compute_rollback_live_migration'
+EVENT_ROLLBACK_LIVE_MIGRATION_DEST = 'compute_rollback_live_migration_at_destination'
+EVENT_LIVE_MIGRATION_ABORT = 'compute_live_migration_abort'

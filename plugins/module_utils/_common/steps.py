@@ -38,12 +38,24 @@ STEPS = {
                               'undefine source domain'),
     st.EVENT_REVERT_RESIZE: ('reverting', 'destroy domain', 'remove disks', 'hand back'),
     st.EVENT_FINISH_REVERT_RESIZE: ('reverting', 'restore instance dir', 'define domain', 'power on', 'reverted'),
+    # a live migration: start (source), prep (destination: checks, claim,
+    # disks), migrate (source: files, libvirt's job, hand-over, source
+    # cleanup), finish (destination); rollback on either side
+    st.ACTION_LIVE_MIGRATE: ('migration record', 'migrating'),
+    st.EVENT_PRE_LIVE_MIGRATION: ('claim', 'probe', 'create disks'),
+    st.EVENT_LIVE_MIGRATION: ('migrating', 'send files', 'live migration', 'post-migrating', 'hand over',
+                              'remove source copy', 'handed over'),
+    st.EVENT_POST_LIVE_MIGRATION_DEST: ('take over', 'completed'),
+    st.EVENT_ROLLBACK_LIVE_MIGRATION: ('rolling back', 'rolled back'),
+    st.EVENT_ROLLBACK_LIVE_MIGRATION_DEST: ('rolling back', 'destroy domain', 'remove disks', 'rolled back'),
+    st.EVENT_LIVE_MIGRATION_ABORT: ('abort',),
     # state_reconcile: one step per kind of action it takes (the action's
     # own operation, a stop or a reboot say, then has its steps as well)
     st.ACTION_RECONCILE: ('destroy_domain', 'complete_deletion', 'set_error', 'clear_task_state',
                           'finish_deletion', 'reboot', 'stop', 'start', 'revert_migration', 'resume',
                           'record_power_state', 'sync_stop', 'force_stop', 'finish_resize', 'finish_migration',
-                          'confirm_migration', 'complete_handover', 'remove_leftovers'),
+                          'confirm_migration', 'complete_handover', 'remove_leftovers', 'finish_live_migration',
+                          'rollback_live_migration', 'cleanup_live_source'),
 }
 
 

@@ -105,3 +105,63 @@ class Guest(object):
             flags |= libvirt.VIR_DOMAIN_AFFECT_LIVE
         with libvirt_errors('updating the metadata of domain %s' % self.name):
             self._domain.setMetadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, xml, key, uri, flags)
+
+    # -- live migration (Nova's Guest.migrate, get_job_info, abort_job) ------------
+    def migratable_xml(self):
+        """The running domain's XML as a destination may take it."""
+        flags = libvirt.VIR_DOMAIN_XML_MIGRATABLE | libvirt.VIR_DOMAIN_XML_SECURE
+        with libvirt_errors('reading the migratable XML of domain %s' % self.name):
+            return self._domain.XMLDesc(flags)
+
+    def migrate(self, dest_uri, flag_names, dest_xml, migrate_uri=None, disks=None, bandwidth_mib=0):
+        """Peer-to-peer migration to ``dest_uri`` (the source's libvirtd
+        connects there); ``flag_names``: ``VIR_MIGRATE_*`` names without the
+        prefix. Blocks until libvirt's job ends."""
+        flags = 0
+        for name in flag_names:
+            flags |= getattr(libvirt, 'VIR_MIGRATE_' + name)
+        params = {libvirt.VIR_MIGRATE_PARAM_DEST_XML: dest_xml,
+                  libvirt.VIR_MIGRATE_PARAM_PERSIST_XML: dest_xml}
+        if migrate_uri:
+            params[libvirt.VIR_MIGRATE_PARAM_URI] = migrate_uri
+        if disks:
+            params[libvirt.VIR_MIGRATE_PARAM_MIGRATE_DISKS] = list(disks)
+        if bandwidth_mib:
+            params[libvirt.VIR_MIGRATE_PARAM_BANDWIDTH] = int(bandwidth_mib)
+        with libvirt_errors('live-migrating domain %s to %s' % (self.name, dest_uri)):
+            self._domain.migrateToURI3(dest_uri, params, flags)
+
+    def job_stats(self):
+        """libvirt's statistics of the domain's current job ({} when none)."""
+        try:
+            with libvirt_errors('reading the job of domain %s' % self.name):
+                return self._domain.jobStats(0)
+        except HypervisorError as exc:
+            if exc.code == libvirt.VIR_ERR_NO_DOMAIN or exc.code == libvirt.VIR_ERR_OPERATION_INVALID:
+                return {}
+            raise
+
+    def job_running(self):
+        stats = self.job_stats()
+        return stats.get('type', libvirt.VIR_DOMAIN_JOB_NONE) not in (
+            libvirt.VIR_DOMAIN_JOB_NONE, libvirt.VIR_DOMAIN_JOB_COMPLETED, libvirt.VIR_DOMAIN_JOB_FAILED,
+            libvirt.VIR_DOMAIN_JOB_CANCELLED)
+
+    def completed_job_stats(self):
+        """Statistics of the last completed job, as the source keeps them."""
+        with libvirt_errors('reading the completed job of domain %s' % self.name):
+            return self._domain.jobStats(libvirt.VIR_DOMAIN_JOB_STATS_COMPLETED)
+
+    def abort_job(self):
+        with libvirt_errors('aborting the job of domain %s' % self.name):
+            self._domain.abortJob()
+
+    def start_post_copy(self):
+        with libvirt_errors('switching the migration of domain %s to post-copy' % self.name):
+            self._domain.migrateStartPostCopy(0)
+
+    def block_size(self, path):
+        """(capacity, allocation) in bytes of the disk with source ``path``."""
+        with libvirt_errors('reading the size of disk %s of domain %s' % (path, self.name)):
+            capacity, allocation, _physical = self._domain.blockInfo(path, 0)
+        return capacity, allocation

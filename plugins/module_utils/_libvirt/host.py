@@ -143,6 +143,20 @@ class Host(object):
         if not os.path.isdir(os.path.join('/sys/class/net', bridge, 'bridge')):
             raise HypervisorError('bridge %s does not exist on this host' % bridge)
 
+    def check_guest_cpu(self, cpu_xml, virt_type, arch='x86_64'):
+        """Raise unless this host can run a guest CPU defined by ``cpu_xml``
+        (the ``<cpu>`` of the running guest on the source; Nova's
+        _compare_cpu). ``host-passthrough`` cannot be compared: it needs
+        the same CPU on both hosts."""
+        if not cpu_xml or "mode='host-passthrough'" in cpu_xml or 'mode="host-passthrough"' in cpu_xml:
+            return None
+        with libvirt_errors('comparing the guest CPU with this host'):
+            result = self.conn.compareHypervisorCPU(None, arch, None, virt_type, cpu_xml, 0)
+        if result == libvirt.VIR_CPU_COMPARE_INCOMPATIBLE:
+            raise HypervisorError('this host cannot run the guest CPU %s (libvirt compareHypervisorCPU: '
+                                  'incompatible)' % ' '.join(cpu_xml.split()))
+        return result
+
     def free_memory_mb(self):
         with libvirt_errors('reading free host memory'):
             return self.conn.getFreeMemory() // (1024 * 1024)

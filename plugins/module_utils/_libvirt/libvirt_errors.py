@@ -39,3 +39,9 @@ def libvirt_errors(what):
         if code == libvirt.VIR_ERR_NO_DOMAIN:
             raise DomainNotFound(message, code=code)
         raise HypervisorError(message, code=code)
+
+
+def is_aborted(exc):
+    """Whether a mapped error is libvirt's 'operation aborted' (a job
+    cancelled by abortJob)."""
+    return libvirt is not None and getattr(exc, 'code', None) == libvirt.VIR_ERR_OPERATION_ABORTED

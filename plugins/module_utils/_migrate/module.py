@@ -29,8 +29,11 @@ from ansible_collections.novalite.compute.plugins.module_utils._common.spec impo
     validate_uuid,
 )
 from ansible_collections.novalite.compute.plugins.module_utils._migrate.dest import MigrationDest
+from ansible_collections.novalite.compute.plugins.module_utils._migrate.live_dest import LiveDest
+from ansible_collections.novalite.compute.plugins.module_utils._migrate.live_policy import live_options, peer_uri
+from ansible_collections.novalite.compute.plugins.module_utils._migrate.live_source import LiveSource
 from ansible_collections.novalite.compute.plugins.module_utils._migrate.source import MigrationSource
-from ansible_collections.novalite.compute.plugins.module_utils._migrate.steps import INSTANCE, MIGRATION, STEPS
+from ansible_collections.novalite.compute.plugins.module_utils._migrate.steps import INSTANCE, MIGRATION, STEPS, UNLOCKED_MOVE
 from ansible_collections.novalite.compute.plugins.module_utils._module.hypervisor import Hypervisor, OnHypervisor
 from ansible_collections.novalite.compute.plugins.module_utils._module.lookup import find_instance
 from ansible_collections.novalite.compute.plugins.module_utils._module.runner import converge
@@ -60,6 +63,9 @@ class MigrateModule(OnHypervisor):
         super().__init__(Hypervisor.from_params(p))
         self.source = MigrationSource(self.hv)
         self.dest = MigrationDest(self.hv)
+        self.live_source = LiveSource(self.hv)
+        self.live_dest = LiveDest(self.hv)
+        self.live_options = None      # step=start with live: the validated live_options
         self.result = {'changed': False, 'step': p['step'], 'compute_host': self.this_host}
         self.start_request = None     # step=start: (dest_host, new flavor, dest), checked before the lock
         self._locked = None           # (uuid, name) of the instance lock taken
@@ -80,6 +86,12 @@ class MigrateModule(OnHypervisor):
                 converge(check_mode, assess=lambda _previous: (None, given),
                          act=lambda look: step.run(self, *look), report=lambda look: step.check(self, *look))
                 return self.result
+            if step.looks_at == UNLOCKED_MOVE:
+                record = self._record(given)
+                look = (record, self._migration(record, given))
+                converge(check_mode, assess=lambda _previous: look,
+                         act=lambda look: step.run(self, *look), report=lambda look: step.check(self, *look))
+                return self._with_instance_view(self.store.load(record.uuid))
             assess = self._look_at_instance if step.looks_at == INSTANCE else self._look_at_move
             converge(check_mode, assess=lambda previous: assess(previous, given),
                      act=lambda look: step.run(self, *look), report=lambda look: step.check(self, *look),
@@ -149,6 +161,11 @@ class MigrateModule(OnHypervisor):
         flavor = validate_flavor(p['flavor']) if p.get('flavor') else None
         dest = {'instances_path': p.get('dest_instances_path'),
                 'ssh': self._dest_ssh(p['dest_host'])}
+        if p.get('live'):
+            self.live_options = live_options(p.get('live_options'))
+            dest['uri'] = p.get('dest_uri') or peer_uri(dest['ssh'], p.get('dest_libvirt_uri') or 'qemu:///system')
+        elif p.get('live_options') or p.get('dest_uri'):
+            raise InvalidInput('live_options and dest_uri are for a live migration (live: true)')
         return p['dest_host'], flavor, dest
 
     def _dest_ssh(self, dest_host):

@@ -26,6 +26,17 @@ what it looks at, what check mode reports, what the real run does.
   removed, the source's ``_resize`` copy moved back and started
   (``MigrationDest.revert``, ``MigrationSource.revert``).
 
+With ``live: true`` (a live migration, ``_migrate/live_*.py``) the same
+steps are Nova's live flow: ``start`` checks the guest runs and records
+its disks and CPU; ``prep`` is check_can_live_migrate_destination +
+pre_live_migration (CPU, networks, memory, disks pre-created; check mode
+runs the same refusals and shows the plan with the storage kind);
+``migrate`` runs libvirt's peer-to-peer job (block migration unless
+shared) and hands over; ``finish`` is post_live_migration_at_destination;
+``revert`` is the rollback (destination, then source); ``abort`` (source,
+no lock: the migrate run holds it) aborts libvirt's job; there is no
+``confirm``.
+
 For migrate, finish, confirm and revert, check mode reads the migration
 record under the instance lock, as the real run does, and reports
 ``changed`` unless the migration is already done (confirmed, reverted).
@@ -46,10 +57,12 @@ from __future__ import annotations
 
 from ansible_collections.novalite.compute.plugins.module_utils._common import migration_states as ms
 from ansible_collections.novalite.compute.plugins.module_utils._common.errors import MigrationError
+from ansible_collections.novalite.compute.plugins.module_utils._migrate import live_policy as lp
 
 MIGRATION = 'migration'
 INSTANCE = 'instance'
 MOVE = 'move'
+UNLOCKED_MOVE = 'unlocked move'
 
 
 class MigrateStep(object):
@@ -66,7 +79,11 @@ class MigrateStep(object):
 # -- start (source) -------------------------------------------------------------------
 def _start(engine, record, check_mode):
     dest_host, flavor, dest = engine.start_request
-    changed, migration, plan = engine.source.start(record, dest_host, flavor, dest, check_mode=check_mode)
+    if engine.params.get('live'):
+        changed, migration, plan = engine.live_source.start(record, dest_host, dest, engine.live_options,
+                                                            flavor=flavor, check_mode=check_mode)
+    else:
+        changed, migration, plan = engine.source.start(record, dest_host, flavor, dest, check_mode=check_mode)
     engine.result.update(changed=changed, migration=migration, plan=plan)
 
 
@@ -80,11 +97,20 @@ def _run_start(engine, record, _migration):
 
 # -- prep (destination) -------------------------------------------------------------------
 def _check_prep(engine, _record, migration):
+    if lp.is_live(migration):
+        # the same refusals as the real run (nothing is written), and the plan with the storage kind
+        shared, free = engine.live_dest.check(migration)
+        storage = lp.SHARED if shared else lp.BLOCK
+        engine.result.update(free=free, storage=storage, plan=lp.live_plan(migration, storage))
     engine.result.update(changed=engine.migrations.load(migration['id']) is None, migration=migration)
 
 
 def _run_prep(engine, _record, migration):
-    changed, free = engine.dest.prep(migration)
+    if lp.is_live(migration):
+        changed, free, storage = engine.live_dest.prep(migration)
+        engine.result.update(storage=storage, plan=lp.live_plan(migration, storage))
+    else:
+        changed, free = engine.dest.prep(migration)
     engine.result.update(changed=changed, migration=engine.migrations.load(migration['id']), free=free)
 
 
@@ -95,17 +121,29 @@ def _check_move(engine, _record, migration):
 
 
 def _run_migrate(engine, record, migration):
-    """Source: power off, copy the disks, hand the record over."""
+    """Source: power off, copy the disks, hand the record over (live: the
+    files libvirt does not move, libvirt's job, the hand-over)."""
+    if lp.is_live(migration):
+        outcome = engine.live_source.migrate(record, migration)
+        engine.result.update(outcome, changed=True, migration=engine.migrations.load(migration['id']))
+        return
     outcome = engine.source.migrate(record, migration, shutdown_timeout=engine.params['shutdown_timeout'])
     engine.result.update(outcome, changed=True, migration=engine.migrations.load(migration['id']))
 
 
 def _run_finish(engine, record, migration):
+    if lp.is_live(migration):
+        changed = engine.live_dest.finish(record, migration)
+        engine.result.update(changed=changed, migration=engine.migrations.load(migration['id']))
+        return
     changed = engine.dest.finish(record, migration, wait_timeout=engine.params['wait_timeout'])
     engine.result.update(changed=changed, migration=engine.migrations.load(migration['id']))
 
 
 def _run_confirm(engine, record, migration):
+    if lp.is_live(migration):
+        raise MigrationError('migration %s is a live migration: it has no confirm (finish completes it)'
+                             % migration['id'], step='confirm')
     changed = False
     if migration['dest_compute'] == engine.this_host:
         changed = engine.dest.confirm(record, migration)
@@ -116,7 +154,24 @@ def _run_confirm(engine, record, migration):
     engine.result.update(changed=changed, migration=engine.migrations.load(migration['id']))
 
 
+def _rollback_live(engine, record, migration):
+    """A live migration's revert is Nova's rollback: destination half, then source half."""
+    changed = False
+    if migration['dest_compute'] == engine.this_host:
+        changed = engine.live_dest.rollback(record, migration)
+        migration = engine.migrations.load(migration['id']) or migration
+    if migration['source_compute'] == engine.this_host:
+        if record is None:
+            raise MigrationError('no record of instance %s on the source host' % migration['instance_uuid'],
+                                 step='revert')
+        changed = engine.live_source.rollback(engine.store.load(record.uuid), migration) or changed
+    engine.result.update(changed=changed, migration=engine.migrations.load(migration['id']))
+
+
 def _run_revert(engine, record, migration):
+    if lp.is_live(migration):
+        _rollback_live(engine, record, migration)
+        return
     changed = False
     if migration['dest_compute'] == engine.this_host:
         changed = engine.dest.revert(record, migration)
@@ -130,6 +185,17 @@ def _run_revert(engine, record, migration):
     engine.result.update(changed=changed, migration=engine.migrations.load(migration['id']))
 
 
+# -- abort (source, live) ---------------------------------------------------------------
+def _check_abort(engine, _record, migration):
+    lp.check_live_status(migration, 'abort')
+    engine.result.update(changed=True, migration=migration)
+
+
+def _run_abort(engine, record, migration):
+    changed = engine.live_source.abort(record, migration)
+    engine.result.update(changed=changed, migration=engine.migrations.load(migration['id']))
+
+
 STEPS = {
     'start': MigrateStep(INSTANCE, check=_check_start, run=_run_start),
     'prep': MigrateStep(MIGRATION, check=_check_prep, run=_run_prep),
@@ -137,4 +203,6 @@ STEPS = {
     'finish': MigrateStep(MOVE, check=_check_move, run=_run_finish),
     'confirm': MigrateStep(MOVE, check=_check_move, run=_run_confirm),
     'revert': MigrateStep(MOVE, check=_check_move, run=_run_revert),
+    # no lock: the migrate step holds it while libvirt's job runs
+    'abort': MigrateStep(UNLOCKED_MOVE, check=_check_abort, run=_run_abort),
 }

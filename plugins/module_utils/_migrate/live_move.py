@@ -1,0 +1,173 @@
+# Copyright (c) 2026 novalite.compute contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One run of the source's live-migration step, phase by phase (Nova's
+live_migration, _live_migration_operation, post_live_migration):
+migrating (shared storage told by the probe), the files libvirt does not
+move sent ahead with the migration and the record, libvirt's job, then
+post-migrating, the hand-over, the source copy removed. ``failed`` rolls
+back what a failed job leaves: the guest still runs here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from ansible_collections.novalite.compute.plugins.module_utils._common import migration_states as ms
+from ansible_collections.novalite.compute.plugins.module_utils._common import states
+from ansible_collections.novalite.compute.plugins.module_utils._common.errors import MigrationError
+from ansible_collections.novalite.compute.plugins.module_utils._common.power_states import PowerState
+from ansible_collections.novalite.compute.plugins.module_utils._libvirt.libvirt_errors import is_aborted
+from ansible_collections.novalite.compute.plugins.module_utils._libvirt.live_xml import xml_for_destination
+from ansible_collections.novalite.compute.plugins.module_utils._libvirt.power import power_label
+from ansible_collections.novalite.compute.plugins.module_utils._migrate import live_policy as lp
+from ansible_collections.novalite.compute.plugins.module_utils._migrate.live_job import LiveJob, job_progress
+from ansible_collections.novalite.compute.plugins.module_utils._migrate.probe import read_probe
+from ansible_collections.novalite.compute.plugins.module_utils._migrate.transfer import SshTarget, Transfer
+from ansible_collections.novalite.compute.plugins.module_utils._store import paths as _paths
+from ansible_collections.novalite.compute.plugins.module_utils._store.operation import Operation
+
+SENT_AHEAD = (_paths.DISK_CONFIG, _paths.CONSOLE_LOG)
+
+
+def _json_bytes(document):
+    return json.dumps(document, indent=2, sort_keys=True).encode('utf-8')
+
+
+def migrate_uri(migration):
+    """Where the source's QEMU sends memory and disks: the destination's
+    migration address (default: the address SSH reaches it at)."""
+    address = migration['live'].get('migration_address') or migration['dest_ssh']['host']
+    return 'tcp://[%s]' % address if ':' in address else 'tcp://%s' % address
+
+
+class LiveMove(object):
+    def __init__(self, source, record, migration):
+        self.source = source
+        self.paths = source.paths
+        self.record = record
+        self.migration = migration
+        self.op = Operation(source.store, record, states.EVENT_LIVE_MIGRATION)
+        self.guest = None
+        self.job = None
+
+    @property
+    def shared(self):
+        return bool(self.migration.get('shared_storage'))
+
+    def enter(self):
+        self.op.step('migrating')
+        found = read_probe(self.paths.probe(self.migration['id']))
+        if found is None:
+            raise MigrationError('the probe of migration %s is gone from %s; start the move again'
+                                 % (self.migration['id'], self.paths.root), step='migrating')
+        # the destination rewrites the source's probe only when it is the same file
+        self.migration['shared_storage'] = found == self.migration['dest_compute']
+        self.guest = self.source.guest_of(self.record)
+        if self.guest.power_state() != PowerState.RUNNING:
+            raise MigrationError('the guest is %s: a live migration needs it running'
+                                 % self.guest.power_state().label, step='migrating')
+        self.source.track(self.record, self.migration, ms.MIGRATING)
+        self.op.transition(expected=states.MIGRATING)
+
+    def _transfer(self):
+        target = SshTarget(**self.migration['dest_ssh'])
+        return Transfer(target.receiver(self.migration['dest_instances_path']), target.label)
+
+    def send_files(self):
+        """Block migration: the read-only config drive and the console log
+        (libvirt moves neither), then this migration and the record, so the
+        destination knows the instance whatever happens next."""
+        self.op.step('send files')
+        if self.shared:
+            return
+        uuid = self.record.uuid
+        with self._transfer() as transfer:
+            for name in SENT_AHEAD:
+                path = self.paths.instance_file(uuid, name)
+                if os.path.exists(path):
+                    transfer.send(path, '%s/%s' % (uuid, name))
+            transfer.send_bytes(_json_bytes(self.migration), '_migrations/%s.json' % self.migration['id'])
+            transfer.send_bytes(_json_bytes(self.record.to_dict()), '_records/%s.json' % uuid)
+
+    def run_job(self):
+        self.op.step('live migration')
+        migration, live = self.migration, self.migration['live']
+        dest_dir = os.path.join(migration['dest_instances_path'], self.record.uuid)
+        xml = xml_for_destination(self.guest.migratable_xml(), self.paths.instance_dir(self.record.uuid), dest_dir,
+                                  migration['dest_compute'])
+        flags = lp.migration_flags(not self.shared, live)
+        disks = None if self.shared else [d['dev'] for d in lp.copied_disks(migration['disks'])]
+        moved = lp.bytes_to_move(migration['new_flavor']['memory_mb'], migration['disks'],
+                                 lp.SHARED if self.shared else lp.BLOCK)
+        self.op.event('live_migration', dest_uri=live['dest_uri'], migrate_uri=migrate_uri(migration), flags=flags,
+                      disks=disks, bytes_to_move=moved['total_bytes'])
+        self.job = LiveJob(self.guest, live, moved['total_bytes'], self.op.progress)
+        self.job.run(lambda: self.guest.migrate(live['dest_uri'], flags, xml, migrate_uri(migration), disks,
+                                                live['bandwidth_mib']))
+        result = {'storage': lp.SHARED if self.shared else lp.BLOCK, 'flags': flags,
+                  'seconds': round(self.job.seconds, 3), 'post_copy': self.job.post_copy,
+                  'bytes_to_move': moved['total_bytes'], 'last_progress': job_progress(self.job.last)}
+        self.op.event('live_migrated', **dict((k, v) for k, v in result.items() if k != 'last_progress'))
+        return result
+
+    def post_migrating(self):
+        self.op.step('post-migrating')
+        self.source.migrations.save(self.migration, ms.POST_MIGRATING)
+
+    def _handed_record(self):
+        handed = self.record.copy()
+        handed.host = self.migration['dest_compute']
+        handed.task_state = states.MIGRATING
+        handed.power_state = PowerState.RUNNING.label
+        handed.migration = self.source.migration_ref(self.migration)
+        return handed
+
+    def hand_over(self):
+        self.op.step('hand over')
+        if self.shared:
+            return                  # one record: handed_over() is the hand-over
+        with self._transfer() as transfer:
+            transfer.send_bytes(_json_bytes(self.migration), '_migrations/%s.json' % self.migration['id'])
+            transfer.send_bytes(_json_bytes(self._handed_record().to_dict()), '_records/%s.json' % self.record.uuid)
+
+    def remove_source_copy(self):
+        self.op.step('remove source copy')
+        self.source.remove_copy(self.record, self.migration)
+
+    def handed_over(self):
+        self.op.step('handed over')
+        handed = self._handed_record()
+        if self.shared:
+            self.op.transition(expected=states.MIGRATING, host=handed.host, task_state=states.MIGRATING,
+                               power_state=handed.power_state, migration=handed.migration)
+            return
+        self.source.migrations.save(self.migration, ms.COMPLETED)
+        self.op.transition(expected=states.MIGRATING, host=handed.host, task_state=None,
+                           power_state=PowerState.NOSTATE.label,
+                           migration=self.source.migration_ref(self.migration))
+
+    def failed(self, exc):
+        """Nova's rollback_live_migration on the source: a job that failed
+        leaves the guest running here. Once the job succeeded nothing is
+        undone: the guest runs on the destination."""
+        if self.migration['status'] == ms.POST_MIGRATING:
+            exc.message += ('; the guest runs on %s: run the reconcile playbook to finish the hand-over'
+                            % self.migration['dest_compute'])
+            return
+        if self.migration['status'] != ms.MIGRATING:
+            self.record.task_state = None
+            return
+        timed_out = self.job is not None and self.job.timed_out
+        if timed_out:
+            exc.message = ('the live migration did not complete within %.0f s (completion_timeout %s s per GiB '
+                           'to move) and was aborted: %s' % (self.job.deadline, self.migration['live']
+                                                             ['completion_timeout'], exc.message))
+        final = ms.CANCELLED if timed_out or is_aborted(exc) else ms.ERROR
+        guest = self.source.host.guest_by_uuid(self.record.uuid)
+        self.source.track(self.record, self.migration, final)
+        self.record.task_state = None
+        self.record.vm_state = states.ACTIVE
+        self.record.power_state = power_label(guest)
+        exc.message += ('; the guest keeps running on %s; roll the destination back with step=revert there '
+                        '(or run the reconcile playbook)' % self.source.this_host)
