@@ -31,14 +31,15 @@ def job_progress(stats):
 
 class LiveJob(object):
     """``run(call)``: ``call()`` is the blocking migration; ``guest`` the
-    source Guest (job stats, abort, post-copy); ``progress(event, **fields)``
-    writes the action log. After ``run``: ``timed_out``, ``post_copy``,
+    source Guest (job stats, abort, post-copy); ``gib`` the data to move
+    (``live_policy.data_gib``) the deadline is scaled by;
+    ``progress(event, **fields)`` writes the action log. After ``run``: ``timed_out``, ``post_copy``,
     ``last`` (the last statistics seen), ``seconds``."""
 
-    def __init__(self, guest, options, total_bytes, progress, clock=time.monotonic):
+    def __init__(self, guest, options, gib, progress, clock=time.monotonic):
         self.guest = guest
         self.options = options
-        self.deadline = completion_deadline(options, total_bytes)
+        self.deadline = completion_deadline(options, gib)
         self.progress = progress
         self.clock = clock
         self.timed_out = False
@@ -47,6 +48,9 @@ class LiveJob(object):
         self.seconds = 0.0
 
     def run(self, call):
+        """Run ``call`` and watch it until it returns; its outcome (result or
+        exception) is the outcome of the run. Nothing that goes wrong while
+        watching ends the run early: the job is still libvirt's."""
         outcome = {}
 
         def target():
@@ -64,7 +68,10 @@ class LiveJob(object):
             if not thread.is_alive():
                 break
             now = self.clock()
-            self._watch(now - began)
+            try:
+                self._watch(now - began)
+            except Exception as exc:          # noqa: BLE001 - logged; the call's own outcome decides
+                self.progress('live_monitor_error', error='%s: %s' % (type(exc).__name__, exc))
             if now - reported >= PROGRESS_EVERY_S:
                 reported = now
                 self.progress('live_progress', elapsed=round(now - began, 1), **job_progress(self.last))
@@ -77,12 +84,14 @@ class LiveJob(object):
         stats = self.guest.job_stats()
         if stats:
             self.last = stats
-        action = None if self.timed_out else on_progress(elapsed, self.deadline, self.options, self.post_copy)
+        if not stats or self.timed_out:
+            return                      # no job (yet, or any more): nothing to abort or switch
+        action = on_progress(elapsed, self.deadline, self.options, self.post_copy)
         if action == 'post-copy':
-            self.progress('live_timeout', action='post-copy', elapsed=round(elapsed, 1))
-            self.guest.start_post_copy()
+            self.progress('live_timeout', then='post-copy', elapsed=round(elapsed, 1))
             self.post_copy = True
+            self.guest.start_post_copy()
         elif action == ABORT:
-            self.progress('live_timeout', action='abort', elapsed=round(elapsed, 1))
+            self.progress('live_timeout', then='abort', elapsed=round(elapsed, 1))
             self.timed_out = True
             self.guest.abort_job()

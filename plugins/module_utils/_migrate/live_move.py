@@ -102,7 +102,9 @@ class LiveMove(object):
                                  lp.SHARED if self.shared else lp.BLOCK)
         self.op.event('live_migration', dest_uri=live['dest_uri'], migrate_uri=migrate_uri(migration), flags=flags,
                       disks=disks, bytes_to_move=moved['total_bytes'])
-        self.job = LiveJob(self.guest, live, moved['total_bytes'], self.op.progress)
+        storage = lp.SHARED if self.shared else lp.BLOCK
+        gib = lp.data_gib(migration['new_flavor']['memory_mb'], migration['disks'], storage)
+        self.job = LiveJob(self.guest, live, gib, self.op.progress)
         self.job.run(lambda: self.guest.migrate(live['dest_uri'], flags, xml, migrate_uri(migration), disks,
                                                 live['bandwidth_mib']))
         result = {'storage': lp.SHARED if self.shared else lp.BLOCK, 'flags': flags,
@@ -159,11 +161,15 @@ class LiveMove(object):
             self.record.task_state = None
             return
         timed_out = self.job is not None and self.job.timed_out
+        asked = (self.source.migrations.load(self.migration['id']) or {}).get('abort_requested')
+        if asked:
+            self.migration['abort_requested'] = True
+            exc.message = 'the live migration was aborted (step=abort); libvirt: %s' % exc.message
         if timed_out:
             exc.message = ('the live migration did not complete within %.0f s (completion_timeout %s s per GiB '
-                           'to move) and was aborted: %s' % (self.job.deadline, self.migration['live']
-                                                             ['completion_timeout'], exc.message))
-        final = ms.CANCELLED if timed_out or is_aborted(exc) else ms.ERROR
+                           'of memory and disks to move) and was aborted; libvirt: %s'
+                           % (self.job.deadline, self.migration['live']['completion_timeout'], exc.message))
+        final = ms.CANCELLED if timed_out or asked or is_aborted(exc) else ms.ERROR
         guest = self.source.host.guest_by_uuid(self.record.uuid)
         self.source.track(self.record, self.migration, final)
         self.record.task_state = None

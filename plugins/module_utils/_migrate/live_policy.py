@@ -5,8 +5,9 @@ live (Nova's live_migrate API checks: active, running, not locked, no task,
 no flavor change), what the move copies (memory always; the disks unless
 the storage is shared: block migration), the claim on the destination,
 the libvirt flags it needs, the statuses each step accepts, and Nova's
-completion policy (``live_migration_completion_timeout`` scaled by the
-data to move, then abort or force completion with post-copy).
+completion policy (``live_migration_completion_timeout`` per GiB of
+memory and copied disks, each at least 2, then abort or force completion
+with post-copy).
 """
 
 from __future__ import annotations
@@ -150,7 +151,8 @@ def live_plan(migration, storage=None):
             'disks': [dict(d) for d in migration['disks']], 'bytes_to_copy': moved['total_bytes'],
             'memory_bytes': moved['memory_bytes'], 'disk_bytes': moved['disk_bytes'],
             'options': dict((k, v) for k, v in migration['live'].items() if k != 'dest_uri'),
-            'completion_timeout_s': completion_deadline(migration['live'], moved['total_bytes'])}
+            'completion_timeout_s': completion_deadline(
+                migration['live'], data_gib(migration['new_flavor']['memory_mb'], migration['disks'], storage))}
 
 
 def migration_flags(block, options):
@@ -165,13 +167,22 @@ def migration_flags(block, options):
     return flags
 
 
-def completion_deadline(options, total_bytes):
-    """Seconds the move may take before the timeout action (Nova scales
-    completion_timeout by the GiB to move, at least one); None: no limit."""
+def data_gib(memory_mb, disks, storage):
+    """Nova's _live_migration_data_gb: memory in GiB, and each copied disk's
+    size in GiB for a block migration, each counted as at least 2."""
+    gib = max(float(memory_mb) * MiB / GiB, 2.0)
+    if storage != SHARED:
+        gib += sum(max(float(d['virtual_size']) / GiB, 2.0) for d in copied_disks(disks))
+    return gib
+
+
+def completion_deadline(options, gib):
+    """Seconds the move may take before the timeout action
+    (completion_timeout per GiB of ``data_gib``); None: no limit."""
     per_gib = options.get('completion_timeout') or 0
     if not per_gib:
         return None
-    return per_gib * max(1.0, float(total_bytes) / GiB)
+    return per_gib * gib
 
 
 def on_progress(elapsed, deadline, options, post_copy_started):

@@ -69,7 +69,8 @@ class LiveSource(OnHypervisor):
         xml = guest.migratable_xml()
         disks = self._disks(guest, xml)
         migration = dict(lp.plan_live_move(record, self.this_host, dest_host, disks),
-                         id=None if check_mode else str(uuidlib.uuid4()), instance_uuid=record.uuid,
+                         # in check mode too: prep's check mode runs the destination's refusals on it
+                         id=str(uuidlib.uuid4()), instance_uuid=record.uuid,
                          instance_name=record.name, status=ms.PRE_MIGRATING, disks=disks, guest_cpu=cpu_xml(xml),
                          source_instances_path=self.paths.root,
                          dest_instances_path=dest.get('instances_path') or self.paths.root,
@@ -146,6 +147,9 @@ class LiveSource(OnHypervisor):
         if guest is None or not guest.job_running():
             op.event('abort', aborted=False)
             return False
+        # said before the job is aborted: the migrate run, whose libvirt call
+        # then fails (often with only a broken connection), reads it back
+        self.migrations.save(dict(migration, abort_requested=True))
         guest.abort_job()
         op.event('abort', aborted=True)
         return True

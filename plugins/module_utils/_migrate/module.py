@@ -30,7 +30,7 @@ from ansible_collections.novalite.compute.plugins.module_utils._common.spec impo
 )
 from ansible_collections.novalite.compute.plugins.module_utils._migrate.dest import MigrationDest
 from ansible_collections.novalite.compute.plugins.module_utils._migrate.live_dest import LiveDest
-from ansible_collections.novalite.compute.plugins.module_utils._migrate.live_policy import live_options, peer_uri
+from ansible_collections.novalite.compute.plugins.module_utils._migrate.live_policy import is_live, live_options, peer_uri
 from ansible_collections.novalite.compute.plugins.module_utils._migrate.live_source import LiveSource
 from ansible_collections.novalite.compute.plugins.module_utils._migrate.source import MigrationSource
 from ansible_collections.novalite.compute.plugins.module_utils._migrate.steps import INSTANCE, MIGRATION, STEPS, UNLOCKED_MOVE
@@ -147,6 +147,8 @@ class MigrateModule(OnHypervisor):
             raise MigrationError('instance has no migration; pass migration (the result of step=start)',
                                  instance=label, step=self.params['step'])
         migration = self.migrations.load(wanted)
+        if migration is None and self.params['step'] == 'revert' and is_live(given):
+            return dict(given)        # a live migration refused before this host kept a copy
         if migration is None:
             raise MigrationError('no migration %s on this host (%s)' % (wanted, self.this_host),
                                  instance=label, step=self.params['step'])

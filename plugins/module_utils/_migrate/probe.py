@@ -13,10 +13,11 @@ import os
 
 
 def read_probe(path):
-    """The host name a probe file holds, or None when there is none."""
+    """The host name a probe file holds, or None when there is none (or it
+    is empty: a write cut short)."""
     try:
         with open(path) as handle:
-            return handle.read().strip()
+            return handle.read().strip() or None
     except FileNotFoundError:
         return None
 

@@ -155,16 +155,20 @@ def _run_confirm(engine, record, migration):
 
 
 def _rollback_live(engine, record, migration):
-    """A live migration's revert is Nova's rollback: destination half, then source half."""
+    """A live migration's revert is Nova's rollback: on the source
+    (rollback_live_migration: the guest must still run there), then on the
+    destination (rollback_live_migration_at_destination), which ends its copy
+    as the source's did (``migration`` passed in: cancelled or error)."""
     changed = False
-    if migration['dest_compute'] == engine.this_host:
-        changed = engine.live_dest.rollback(record, migration)
-        migration = engine.migrations.load(migration['id']) or migration
     if migration['source_compute'] == engine.this_host:
         if record is None:
             raise MigrationError('no record of instance %s on the source host' % migration['instance_uuid'],
                                  step='revert')
-        changed = engine.live_source.rollback(engine.store.load(record.uuid), migration) or changed
+        changed = engine.live_source.rollback(engine.store.load(record.uuid), migration)
+    if migration['dest_compute'] == engine.this_host:
+        reported = (engine.params.get('migration') or {}).get('status')
+        final = reported if reported in (ms.CANCELLED, ms.ERROR) else ms.ERROR
+        changed = engine.live_dest.rollback(record, migration, final_status=final) or changed
     engine.result.update(changed=changed, migration=engine.migrations.load(migration['id']))
 
 
