@@ -7,6 +7,7 @@
 #   5. the collection built with ansible-galaxy and installed from the tarball
 #   6. the tiny test guest image built (tests/images/build-test-image.sh)
 #   7. an isolated libvirt network "novalite-test" (no <forward>)
+#   8. host B (tests/tools/second_host.sh) and host C (tests/tools/shared_host.sh) for the migration tests
 # Writes build/novalite.env for the demo and the tests. Safe to run again.
 set -euo pipefail
 
@@ -41,8 +42,11 @@ if [ -c /dev/kvm ] && [ "$(stat -c %G /dev/kvm)" != kvm ] && getent group kvm >/
     chgrp kvm /dev/kvm && chmod 0660 /dev/kvm
     say "/dev/kvm handed to group kvm (as Debian's udev rule does)"
 fi
-pgrep -u root -x virtlogd >/dev/null || { virtlogd -d; say "started virtlogd"; }
-if ! pgrep -u root -x libvirtd >/dev/null; then
+# Host A's daemons by their pid files (/run/*.pid): host C's (tests/tools/shared_host.sh)
+# keep theirs elsewhere and do not count.
+running() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+running /run/virtlogd.pid || { virtlogd -d; say "started virtlogd"; }
+if ! running /run/libvirtd.pid; then
     libvirtd -d
     say "started libvirtd"
 fi
@@ -104,6 +108,10 @@ say "test guest image: /var/lib/novalite/images/tiny.qcow2"
 hostb_env=$(bash tests/tools/second_host.sh)
 say "second test hypervisor: novalite-b@127.0.0.1:2222 (qemu:///session)"
 
+# --- 9. a third hypervisor sharing an instances_path with host A (live migration on shared storage) ---
+hostc_env=$(bash tests/tools/shared_host.sh)
+say "third test hypervisor: a second root libvirtd in its own mount namespace (shared instances_path)"
+
 cat > build/novalite.env <<EOF
 export PATH="$venv/bin:\$PATH"
 export ANSIBLE_COLLECTIONS_PATH="$collections"
@@ -113,5 +121,6 @@ export NOVALITE_TEST_IMAGE="/var/lib/novalite/images/tiny.qcow2"
 export NOVALITE_TEST_IMAGE_NOACPI="/var/lib/novalite/images/tiny-noacpi.qcow2"
 export NOVALITE_TEST_NETWORK="novalite-test"
 $hostb_env
+$hostc_env
 EOF
 say "ready (environment in build/novalite.env)"

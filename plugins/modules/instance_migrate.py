@@ -158,6 +158,14 @@ options:
         description: Let QEMU throttle the guest's vCPUs until the copy converges (C(VIR_MIGRATE_AUTO_CONVERGE)).
         type: bool
         default: false
+      permit_unsafe:
+        description:
+          - On shared storage, let libvirt move a guest whose disks it does not recognise as safe to share
+            (C(VIR_MIGRATE_UNSAFE)). libvirt recognises NFS, GFS2, OCFS2, CephFS, GPFS and a few others, and
+            wants their disks with C(cache=none); on any other filesystem both hosts see (a cluster filesystem
+            it does not know, a bind mount) it refuses with C(Unsafe migration). Ignored for a block migration.
+        type: bool
+        default: false
       bandwidth_mib:
         description: Bandwidth limit in MiB/s; V(0) is unlimited.
         type: int
@@ -399,6 +407,7 @@ def main():
         timeout_action=dict(type='str', choices=['abort', 'force_complete'], default='abort'),
         permit_post_copy=dict(type='bool', default=False),
         permit_auto_converge=dict(type='bool', default=False),
+        permit_unsafe=dict(type='bool', default=False),
         bandwidth_mib=dict(type='int', default=0),
         migration_address=dict(type='str'),
         poll_interval=dict(type='float', default=0.5),

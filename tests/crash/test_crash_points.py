@@ -19,6 +19,7 @@ import hashlib
 import os
 import subprocess
 import threading
+import time
 import uuid as uuidlib
 from concurrent.futures import ThreadPoolExecutor
 
@@ -292,6 +293,116 @@ class RevertLane(MoveLane):
                                                        'migration': result['migration']}, point)
 
 
+class LiveMoves(object):
+    """A live migration of the lane's running guest between A and B, each
+    step run with the point armed (a mixin of the live lanes)."""
+
+    def live_start(self, source, dest, point, live_options=None):
+        ssh = self.suite.ssh_to(dest)
+        start = {'name': self.name, 'step': 'start', 'live': True, 'dest_host': dest.name,
+                 'dest_instances_path': dest.path, 'dest_ssh': ssh, 'dest_libvirt_uri': dest.uri,
+                 'live_options': dict({'migration_address': ssh['host']}, **(live_options or {}))}
+        return self.armed(source, 'instance_migrate', start, point)
+
+    def live_move(self, source, dest, point, live_options=None):
+        started = self.live_start(source, dest, point, live_options)
+        if started == KILLED:
+            return KILLED
+        assert not started.get('failed'), started
+        steps = [(dest, {'step': 'prep', 'migration': started['migration']}),
+                 (source, {'name': self.name, 'step': 'migrate'}),
+                 (dest, {'name': self.name, 'step': 'finish'})]
+        for host, args in steps:
+            result = self.armed(host, 'instance_migrate', args, point)
+            if result == KILLED or result.get('failed'):
+                return result
+        return result
+
+    def running_guest(self):
+        """(source, destination) with the lane's guest running on the source."""
+        if self.uuid is None or self.owner() is None:
+            self.spawn('stopped')
+            write_marker(self.a.path, self.uuid)
+        return self.running_owner()
+
+
+class LiveMoveLane(LiveMoves, MoveLane):
+    """A live migration of a running guest, from whichever host owns it to
+    the other: start, prep, migrate, finish."""
+
+    points = tuple(name_of(action, step) for action in ('live-migration', 'compute_pre_live_migration',
+                                                        'compute_live_migration',
+                                                        'compute_post_live_migration_at_destination')
+                   for step in STEPS[action])
+
+    def attempt(self, point):
+        source, dest = self.running_guest()
+        result = self.live_move(source, dest, point)
+        if result != KILLED:
+            assert not result.get('failed'), result.get('msg')
+        return result
+
+    def reset(self):
+        pass
+
+
+SLOW = {'bandwidth_mib': 1, 'completion_timeout': 2}     # times out after 12 s (2 s per GiB, 6 GiB counted)
+
+
+class LiveRollbackLane(LiveMoves, MoveLane):
+    """A live migration that fails (its completion timeout), rolled back
+    with step=revert on the source, then the destination; and an abort
+    killed while the job runs (the timeout still ends it)."""
+
+    points = tuple(name_of(action, step) for action in ('compute_rollback_live_migration',
+                                                        'compute_rollback_live_migration_at_destination',
+                                                        'compute_live_migration_abort')
+                   for step in STEPS[action])
+
+    def attempt(self, point):
+        source, dest = self.running_guest()
+        started = self.live_start(source, dest, None, SLOW)
+        assert not started.get('failed'), started.get('msg')
+        ok(dest, 'instance_migrate', {'step': 'prep', 'migration': started['migration']})
+        if point.startswith('compute_live_migration_abort:'):
+            return self.abort_while_running(source, point)
+        failed = run(source, 'instance_migrate', {'name': self.name, 'step': 'migrate'})
+        assert failed != KILLED and failed.get('failed') and 'did not complete' in failed['msg'], \
+            failed if failed == KILLED else failed.get('msg')
+        rolled = self.armed(source, 'instance_migrate', {'name': self.name, 'step': 'revert',
+                                                         'migration': started['migration']}, point)
+        if rolled == KILLED:
+            return KILLED
+        assert not rolled.get('failed'), rolled
+        return self.armed(dest, 'instance_migrate', {'step': 'revert', 'migration': rolled['migration']}, point)
+
+    def abort_while_running(self, source, point):
+        outcome = {}
+        mover = threading.Thread(target=lambda: outcome.update(
+            result=run(source, 'instance_migrate', {'name': self.name, 'step': 'migrate'})))
+        mover.start()
+        try:
+            wait_for_event(source, self.uuid, 'live_progress')
+            return self.armed(source, 'instance_migrate', {'name': self.name, 'step': 'abort'}, point)
+        finally:
+            mover.join(120)
+
+    def reset(self):
+        pass
+
+
+def wait_for_event(host, uuid, event, timeout=60):
+    path = os.path.join(host.path, '_records', uuid + '.actions.jsonl')
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if os.path.exists(path):
+            with open(path) as handle:
+                if any('"event": "%s"' % event in line for line in handle):
+                    return
+        time.sleep(0.2)
+    raise AssertionError('no %s event for %s on %s' % (event, uuid, host.name))
+
+
 class RecoveryLane(MoveLane):
     """The recovery's own actions (state_reconcile, ``reconcile:<kind>``),
     each killed in turn: the instance is first brought to where the
@@ -506,6 +617,29 @@ class HostRecoveryLane(RecoveryLane):
     }
 
 
+class LiveRecoveryLane(LiveMoves, RecoveryLane):
+    """The recovery's actions on live migrations, on either host."""
+
+    STAGES = {
+        'finish_live_migration': 'live_job_done',
+        'cleanup_live_source': 'live_job_done',
+        'rollback_live_migration': 'live_cut_before_job',
+    }
+
+    def stage_live_cut_short(self, point):
+        if self.uuid is None or self.owner() is None:
+            self.fresh()
+        source, dest = self.running_owner()
+        assert self.live_move(source, dest, point) == KILLED, 'the staging crash %s did not fire' % point
+
+    def stage_live_job_done(self):
+        """libvirt moved the guest; the source died before the hand-over."""
+        self.stage_live_cut_short(name_of('compute_live_migration', 'post-migrating'))
+
+    def stage_live_cut_before_job(self):
+        self.stage_live_cut_short(name_of('compute_live_migration', 'live migration'))
+
+
 class MoveRecoveryLane(RecoveryLane):
     """The recovery's actions on moves, on either host."""
 
@@ -527,7 +661,7 @@ def has_marker(path, uuid):
 
 
 LANES = (CreateLane, LifecycleLane, RebootLane, MoveLane, FinishLane, RevertLane, HostRecoveryLane,
-         MoveRecoveryLane)
+         MoveRecoveryLane, LiveMoveLane, LiveRollbackLane, LiveRecoveryLane)
 VARIANTS = ('process', 'power')
 
 
@@ -566,7 +700,7 @@ class Suite(object):
                 result = lane.attempt(point)
                 verdict = 'killed' if result == KILLED else 'not reached'
             except Exception as exc:         # noqa: BLE001 - reported in the table
-                verdict = 'setup failed: %s' % str(exc)[:300]
+                verdict = 'setup failed: %s' % str(exc)[:900]
             with lock:
                 outcomes[point, lane.variant] = verdict
 

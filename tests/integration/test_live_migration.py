@@ -161,6 +161,16 @@ def test_a_running_guest_moves_a_to_b_and_back_without_a_reboot(hosts):
     for path in (hosts.a_path, hosts.b_path):
         assert not [f for f in os.listdir(path) if f.startswith('.novalite-probe-')]
 
+    # a guest that came in by migration carries what the daemon added (its
+    # security label, its backing chain): it moves on again just the same
+    with open(inst['console_log']) as handle:
+        seen_on_a = max(ticks(handle.read()))
+    rc, out = live(hosts, '-e', 'instance=' + inst['name'])
+    assert rc == 0, out[-4000:]
+    assert state(hosts.conn_b, uuid)[0] == libvirt.VIR_DOMAIN_RUNNING and state(hosts.conn_a, uuid) == (None, None)
+    kept_counting(os.path.join(b_dir, 'console.log'), after=seen_on_a, seams=3)
+    assert data_on_disk(b_dir) == written
+
 
 def _started(hosts, inst):
     started = hosts.module('hostA', 'instance_migrate', {

@@ -132,12 +132,14 @@ class Guest(object):
             self._domain.migrateToURI3(dest_uri, params, flags)
 
     def job_stats(self):
-        """libvirt's statistics of the domain's current job ({} when none)."""
+        """libvirt's statistics of the domain's current job ({} when none, and
+        on a migration's destination, where libvirt keeps none)."""
         try:
             with libvirt_errors('reading the job of domain %s' % self.name):
                 return self._domain.jobStats(0)
         except HypervisorError as exc:
-            if exc.code == libvirt.VIR_ERR_NO_DOMAIN or exc.code == libvirt.VIR_ERR_OPERATION_INVALID:
+            if exc.code in (libvirt.VIR_ERR_NO_DOMAIN, libvirt.VIR_ERR_OPERATION_INVALID,
+                            libvirt.VIR_ERR_OPERATION_UNSUPPORTED):
                 return {}
             raise
 

@@ -3,8 +3,11 @@
 """The domain XML a live migration hands the destination (Nova's
 migration.get_updated_guest_xml): the running guest's migratable XML, with
 every file under the source's instance directory moved to the
-destination's, channel sockets left for the destination's libvirt to
-choose, and our metadata naming the destination host. Everything else,
+destination's, the source's backing chains dropped (each destination
+disk names its own backing file), channel sockets left for the destination's libvirt to
+choose, the source daemon's dynamic security labels dropped (the
+destination's daemon applies its own), and our metadata naming the
+destination host. Everything else,
 device addresses included, is kept as it is, so that libvirt's ABI check
 passes.
 """
@@ -29,6 +32,11 @@ def xml_for_destination(migratable_xml, source_dir, dest_dir, dest_host):
     domain = Domain.from_xml(migratable_xml)
     for disk in domain.disks:
         disk.source_file = _moved(disk.source_file, source_dir, dest_dir)
+        for chain in disk.node.findall('backingStore'):
+            if chain.find('source') is not None:
+                # the backing chain as the source sees it (its own _base): the
+                # destination reads its own from the image it pre-created
+                disk.node.remove(chain)
     for device in list(domain.serials) + list(domain.consoles):
         device.source_path = _moved(device.source_path, source_dir, dest_dir)
     for channel in domain.channels:
@@ -38,6 +46,11 @@ def xml_for_destination(migratable_xml, source_dir, dest_dir, dest_host):
             channel.source_mode = None
         else:
             channel.source_path = moved
+    for label in domain.node.findall('seclabel'):
+        if label.get('type') == 'dynamic':
+            # the source daemon's default; the destination applies its own
+            # security drivers (a qemu:///session daemon has no DAC driver)
+            domain.node.remove(label)
     meta = domain.instance
     if meta is not None:
         meta.host = dest_host

@@ -153,14 +153,17 @@ class LiveDest(OnHypervisor):
         return self.hv.images().get(migration['image'])
 
     # -- finish ---------------------------------------------------------------------
-    def finish(self, record, migration):
-        """post_live_migration_at_destination. Returns True when something changed."""
+    def finish(self, record, migration, require_running=True):
+        """post_live_migration_at_destination. ``require_running``: the
+        guest must run here (the recovery also finishes a move whose guest
+        died here after libvirt completed it: then its definition is here).
+        Returns True when something changed."""
         self._check_here(migration, 'finish')
         if migration['status'] == ms.COMPLETED and record.task_state is None and record.host == self.this_host:
             return False
         lp.check_live_status(migration, 'finish', instance=record.label)
         guest = self.host.guest_by_uuid(record.uuid)
-        if guest is None or guest.power_state() not in RUNNING_HERE:
+        if guest is None or (require_running and guest.power_state() not in RUNNING_HERE):
             raise MigrationError('the guest does not run on %s: the live migration has not completed here'
                                  % self.this_host, instance=record.label, step='finish')
         op = Operation(self.store, record, states.EVENT_POST_LIVE_MIGRATION_DEST)

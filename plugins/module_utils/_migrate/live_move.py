@@ -15,7 +15,7 @@ import os
 
 from ansible_collections.novalite.compute.plugins.module_utils._common import migration_states as ms
 from ansible_collections.novalite.compute.plugins.module_utils._common import states
-from ansible_collections.novalite.compute.plugins.module_utils._common.errors import MigrationError
+from ansible_collections.novalite.compute.plugins.module_utils._common.errors import MigrationError, NovaliteError
 from ansible_collections.novalite.compute.plugins.module_utils._common.power_states import PowerState
 from ansible_collections.novalite.compute.plugins.module_utils._libvirt.libvirt_errors import is_aborted
 from ansible_collections.novalite.compute.plugins.module_utils._libvirt.live_xml import xml_for_destination
@@ -170,7 +170,10 @@ class LiveMove(object):
                            'of memory and disks to move) and was aborted; libvirt: %s'
                            % (self.job.deadline, self.migration['live']['completion_timeout'], exc.message))
         final = ms.CANCELLED if timed_out or asked or is_aborted(exc) else ms.ERROR
-        guest = self.source.host.guest_by_uuid(self.record.uuid)
+        try:
+            guest = self.source.host.guest_by_uuid(self.record.uuid)
+        except NovaliteError:           # libvirtd itself went away: the recovery looks again
+            guest = None
         self.source.track(self.record, self.migration, final)
         self.record.task_state = None
         self.record.vm_state = states.ACTIVE

@@ -40,6 +40,7 @@ DEFAULT_OPTIONS = {
     'timeout_action': ABORT,
     'permit_post_copy': False,
     'permit_auto_converge': False,
+    'permit_unsafe': False,         # VIR_MIGRATE_UNSAFE: a shared filesystem libvirt does not recognise
     'bandwidth_mib': 0,             # MiB/s; 0: unlimited
     'migration_address': None,      # the destination's address for the migration stream (and NBD)
     'dest_uri': None,               # the destination's libvirt URI as the source's libvirtd reaches it
@@ -76,7 +77,7 @@ def live_options(given):
             raise InvalidInput('live_options.%s must be a whole number >= 0' % key)
     if not isinstance(options['poll_interval'], (int, float)) or not 0.05 <= options['poll_interval'] <= 10:
         raise InvalidInput('live_options.poll_interval must be between 0.05 and 10 seconds')
-    for key in ('permit_post_copy', 'permit_auto_converge'):
+    for key in ('permit_post_copy', 'permit_auto_converge', 'permit_unsafe'):
         if not isinstance(options[key], bool):
             raise InvalidInput('live_options.%s must be true or false' % key)
     return options
@@ -164,6 +165,8 @@ def migration_flags(block, options):
         flags.append('AUTO_CONVERGE')
     if options.get('permit_post_copy'):
         flags.append('POSTCOPY')
+    if options.get('permit_unsafe') and not block:
+        flags.append('UNSAFE')
     return flags
 
 

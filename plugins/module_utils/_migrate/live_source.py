@@ -155,16 +155,18 @@ class LiveSource(OnHypervisor):
         return True
 
     # -- rollback -------------------------------------------------------------------
-    def rollback(self, record, migration, final_status=ms.ERROR):
-        """The source's half of a rollback: the guest must still be here.
-        Returns True when something changed."""
+    def rollback(self, record, migration, final_status=ms.ERROR, require_guest=True):
+        """The source's half of a rollback: the guest must still be here
+        (``require_guest``; the recovery also rolls back a move whose guest
+        runs nowhere: the source keeps its disks). Returns True when
+        something changed."""
         guest = self.host.guest_by_uuid(record.uuid)
         probe = self.paths.probe(migration['id'])
         settled = migration['status'] in ms.TERMINAL and record.task_state is None \
             and record.host == self.this_host and not os.path.exists(probe)
         if settled:
             return False
-        if guest is None or guest.power_state() == PowerState.NOSTATE:
+        if require_guest and (guest is None or guest.power_state() == PowerState.NOSTATE):
             raise MigrationError('the guest is not on %s any more: the live migration may have completed; run '
                                  'the reconcile playbook, which asks both hosts' % self.this_host,
                                  instance=record.label, step='rollback')

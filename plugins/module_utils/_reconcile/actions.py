@@ -146,6 +146,38 @@ class ReconcileActions(OnHypervisor):
                    power_state=power_label(self.host.guest_by_uuid(record.uuid)),
                    migration=self.source.migration_ref(migration))
 
+    # -- live migrations (live_fleet_policy) ----------------------------------------------
+    def _do_finish_live_migration(self, record, _guest, _action, outcome):
+        """The guest is this host's (it runs here, or libvirt had completed):
+        Nova's post_live_migration_at_destination, run again."""
+        migration = self._migration(outcome)
+        if migration['status'] not in (ms.POST_MIGRATING, ms.COMPLETED):
+            self.migrations.save(migration, ms.POST_MIGRATING)
+        self.live_dest.finish(record, migration, require_running=False)
+
+    def _do_cleanup_live_source(self, record, _guest, _action, outcome):
+        """The guest left: this host's record names the destination, the
+        source copy is removed, this host's migration record closed."""
+        migration = self._migration(outcome)
+        self.live_source.remove_copy(record, migration)
+        if migration.get('shared_storage'):
+            # one record for both hosts: the destination's finish completes it
+            self._save(record, host=outcome.dest, migration=self.live_source.migration_ref(migration))
+            return
+        self.migrations.save(migration, ms.COMPLETED)
+        self._save(record, host=outcome.dest, task_state=None, power_state=power_label(None),
+                   migration=self.live_source.migration_ref(migration))
+
+    def _do_rollback_live_migration(self, record, _guest, action, outcome):
+        """The guest stays (or is) the source's: rollback_live_migration on
+        that side, rollback_live_migration_at_destination on this one."""
+        final = action.params.get('final_status') or ms.ERROR
+        migration = self.migrations.load(outcome.id) or self._stand_in(outcome)
+        if action.params['side'] == 'dest':
+            self.live_dest.rollback(record, migration, final_status=final)
+        else:
+            self.live_source.rollback(record, migration, final_status=final, require_guest=False)
+
     def _do_remove_leftovers(self, _record, _guest, action, _outcome):
         leftovers.remove_files(action.params['files'])
 

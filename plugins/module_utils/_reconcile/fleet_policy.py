@@ -18,6 +18,9 @@ copy of a migration record, so a move is judged from every copy:
 * when the host that could tell did not report -> **unknown**: nothing is
   done about that move, so that no instance ever gets two owners.
 
+A live migration is judged by where its guest runs instead
+(``live_fleet_policy``).
+
 ``migration_actions`` then says what one host does about one move, from its
 own record, its copy of the migration and what it sees on disk and in
 libvirt. Two rounds of the playbook complete every case: a source waits for
@@ -30,6 +33,14 @@ from __future__ import annotations
 from ansible_collections.novalite.compute.plugins.module_utils._common import migration_states as ms
 from ansible_collections.novalite.compute.plugins.module_utils._common import states as st
 from ansible_collections.novalite.compute.plugins.module_utils._common.power_states import PowerState
+from ansible_collections.novalite.compute.plugins.module_utils._reconcile.live_fleet_policy import (
+    LIVE_FINISH,
+    LIVE_ROLLBACK,
+    OBSERVED_FIELDS,
+    is_live,
+    live_actions,
+    live_outcome,
+)
 from ansible_collections.novalite.compute.plugins.module_utils._reconcile.policy import Action
 
 CONFIRM, REVERT, FINISH, UNKNOWN = 'confirm', 'revert', 'finish', 'unknown'
@@ -38,7 +49,7 @@ BEFORE_HAND_OVER = (ms.PRE_MIGRATING, ms.MIGRATING)
 
 RECORD_FIELDS = ('uuid', 'name', 'host', 'vm_state', 'task_state', 'power_state', 'updated_at')
 MIGRATION_FIELDS = ('id', 'instance_uuid', 'instance_name', 'source_compute', 'dest_compute', 'status',
-                    'updated_at')
+                    'updated_at', 'migration_type', 'shared_storage')
 
 
 def record_summary(record):
@@ -49,8 +60,13 @@ def record_summary(record):
     return summary
 
 
-def migration_summary(migration):
-    return dict((field, migration.get(field)) for field in MIGRATION_FIELDS)
+def migration_summary(migration, observed=None):
+    """What a host reports of its copy of a migration; for a live one also
+    what it sees of the instance's domain (``live_fleet_policy.domain_report``)."""
+    summary = dict((field, migration.get(field)) for field in MIGRATION_FIELDS)
+    if observed:
+        summary.update((field, observed.get(field)) for field in OBSERVED_FIELDS)
+    return summary
 
 
 class Outcome(object):
@@ -111,6 +127,9 @@ def outcome_of(copies, records, reported):
     def outcome(kind, reason, owner=None, final=None):
         return Outcome(first, kind, reason, owner=owner, final_status=final, dest_status=dest_status,
                        dest_holds=dest_holds)
+
+    if is_live(first):
+        return live_outcome(copies, reported, outcome)
 
     if statuses & {ms.CONFIRMING, ms.CONFIRMED}:
         return outcome(CONFIRM, 'the confirm was cut short', owner=dest)
@@ -176,6 +195,8 @@ def migration_actions(outcome, this_host, record, copy, observed):
     'instance_dir', 'resize_dir', 'probe'}."""
     if outcome.kind == UNKNOWN:
         return [Action('note', outcome.reason)]
+    if outcome.kind in (LIVE_FINISH, LIVE_ROLLBACK):
+        return live_actions(outcome, this_host, record, copy, observed)
     actions = []
     if this_host == outcome.dest:
         actions += _dest_half(outcome, record, copy, observed)

@@ -24,6 +24,8 @@ from ansible_collections.novalite.compute.plugins.module_utils._common.steps imp
 from ansible_collections.novalite.compute.plugins.module_utils._instance.lifecycle import Lifecycle
 from ansible_collections.novalite.compute.plugins.module_utils._libvirt.host import unmanaged_reason
 from ansible_collections.novalite.compute.plugins.module_utils._migrate.dest import MigrationDest
+from ansible_collections.novalite.compute.plugins.module_utils._migrate.live_dest import LiveDest
+from ansible_collections.novalite.compute.plugins.module_utils._migrate.live_source import LiveSource
 from ansible_collections.novalite.compute.plugins.module_utils._migrate.source import MigrationSource
 from ansible_collections.novalite.compute.plugins.module_utils._module.runner import under_locks
 from ansible_collections.novalite.compute.plugins.module_utils._reboot.reboot import Rebooter
@@ -34,6 +36,7 @@ from ansible_collections.novalite.compute.plugins.module_utils._reconcile.fleet_
     migration_summary,
     record_summary,
 )
+from ansible_collections.novalite.compute.plugins.module_utils._reconcile.live_fleet_policy import domain_report, is_live
 from ansible_collections.novalite.compute.plugins.module_utils._reconcile.policy import Action, changes, recover, sync
 from ansible_collections.novalite.compute.plugins.module_utils._store import leftovers
 from ansible_collections.novalite.compute.plugins.module_utils._store.operation import collection_error
@@ -54,6 +57,8 @@ class Reconciler(ReconcileActions):
         self.rebooter = Rebooter(hv)
         self.source = MigrationSource(hv)
         self.dest = MigrationDest(hv)
+        self.live_source = LiveSource(hv)
+        self.live_dest = LiveDest(hv)
         self.outcomes = {}
 
     # -- looking -----------------------------------------------------------------------
@@ -95,7 +100,19 @@ class Reconciler(ReconcileActions):
     def report(self, records):
         """What this host tells the others (see ``fleet_policy``)."""
         return {'compute_host': self.this_host, 'records': [record_summary(r) for r in records],
-                'migrations': [migration_summary(m) for m in self.migrations.list()]}
+                'migrations': [migration_summary(m, self._live_domain(m)) for m in self.migrations.list()]}
+
+    def _live_domain(self, migration):
+        """What this host sees of an unfinished live migration's domain."""
+        if not is_live(migration) or migration.get('status') in ms.TERMINAL:
+            return None
+        guest = self.host.any_guest_by_uuid(migration['instance_uuid'])
+        try:
+            if guest is None:
+                return domain_report(None, False, False)
+            return domain_report(guest.power_state().label, guest.is_persistent(), guest.job_running())
+        except DomainNotFound:
+            return domain_report(None, False, False)
 
     def plan(self, mode, records, owners=None, only=None, fleet=None):
         """[{uuid, name, owner, observed, actions, outcome}] for every record

@@ -202,3 +202,30 @@ def test_cpu_xml_keeps_features_and_is_empty_without_a_cpu():
     assert cpu_xml(xml) == ('<cpu mode="custom" match="exact"><model>Haswell</model>'
                             '<feature policy="disable" name="hle"/></cpu>')
     assert cpu_xml(domain_xml('')) == ''
+
+
+def test_the_source_daemons_dynamic_security_label_is_dropped():
+    """A guest that came in from another daemon carries libvirt's own
+    ``<seclabel type='dynamic' model='dac'>``; a qemu:///session destination
+    has no DAC driver and refuses it, so the destination applies its own."""
+    source = ("<domain type='qemu'><name>x</name><uuid>0b7dd6a9-1f6e-4b5e-9d0a-7d2b8f1f2a11</uuid>"
+              "<devices/><seclabel type='dynamic' model='dac' relabel='yes'/>"
+              "<seclabel type='static' model='selinux' relabel='no'><label>system_u:x</label></seclabel></domain>")
+    out = xml_for_destination(source, '/a/0b7d', '/b/0b7d', 'hostB')
+    assert "model='dac'" not in out and 'model="dac"' not in out
+    assert 'selinux' in out and 'system_u:x' in out          # a label somebody set on purpose is kept
+
+
+def test_the_sources_backing_chain_is_dropped():
+    """A guest that came in by migration has its backing chain in its XML,
+    naming the source's image cache; the destination's overlay names its own."""
+    source = ("<domain type='qemu'><name>x</name><uuid>0b7dd6a9-1f6e-4b5e-9d0a-7d2b8f1f2a11</uuid><devices>"
+              "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+              "<source file='/a/0b7d/disk'/><backingStore type='file'><format type='qcow2'/>"
+              "<source file='/a/_base/abc'/><backingStore/></backingStore><target dev='vda' bus='virtio'/></disk>"
+              "<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='/a/0b7d/disk.local'/>"
+              "<backingStore/><target dev='vdb' bus='virtio'/></disk></devices></domain>")
+    out = xml_for_destination(source, '/a/0b7d', '/b/0b7d', 'hostB')
+    assert '/a/_base/abc' not in out and "file='/b/0b7d/disk'" in out.replace('"', "'")
+    disks = Domain.from_xml(out).disks
+    assert [d.node.find('backingStore') is None for d in disks] == [True, False]   # the empty one is kept

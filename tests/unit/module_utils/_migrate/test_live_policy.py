@@ -52,8 +52,8 @@ def record(vm_state='active', task_state=None, locked=False, host='a', flavor=No
 # -- live_options ---------------------------------------------------------------------------
 def test_options_default_to_novas():
     assert live_options(None) == {'completion_timeout': 800, 'timeout_action': 'abort', 'permit_post_copy': False,
-                                  'permit_auto_converge': False, 'bandwidth_mib': 0, 'migration_address': None,
-                                  'dest_uri': None, 'poll_interval': 0.5}
+                                  'permit_auto_converge': False, 'permit_unsafe': False, 'bandwidth_mib': 0,
+                                  'migration_address': None, 'dest_uri': None, 'poll_interval': 0.5}
     assert live_options({}) == live_options(None)
 
 
@@ -256,6 +256,8 @@ BASE = ['LIVE', 'PEER2PEER', 'PERSIST_DEST', 'UNDEFINE_SOURCE']
     (False, {'permit_post_copy': True}, ['POSTCOPY']),
     (True, {'permit_auto_converge': True, 'permit_post_copy': True}, ['NON_SHARED_INC', 'AUTO_CONVERGE', 'POSTCOPY']),
     (True, {'timeout_action': 'force_complete'}, ['NON_SHARED_INC']),
+    (False, {'permit_unsafe': True}, ['UNSAFE']),                 # shared storage libvirt does not recognise
+    (True, {'permit_unsafe': True}, ['NON_SHARED_INC']),          # a block migration copies: nothing unsafe
 ])
 def test_migration_flags(block, given, extra):
     flags = migration_flags(block, live_options(given))
