@@ -377,12 +377,14 @@ class LiveRollbackLane(LiveMoves, MoveLane):
         return self.armed(dest, 'instance_migrate', {'step': 'revert', 'migration': rolled['migration']}, point)
 
     def abort_while_running(self, source, point):
+        log = os.path.join(source.path, '_records', self.uuid + '.actions.jsonl')
+        seen = os.path.getsize(log) if os.path.exists(log) else 0       # earlier moves' events do not count
         outcome = {}
         mover = threading.Thread(target=lambda: outcome.update(
             result=run(source, 'instance_migrate', {'name': self.name, 'step': 'migrate'})))
         mover.start()
         try:
-            wait_for_event(source, self.uuid, 'live_progress')
+            wait_for_event(log, 'live_progress', after=seen)
             return self.armed(source, 'instance_migrate', {'name': self.name, 'step': 'abort'}, point)
         finally:
             mover.join(120)
@@ -391,16 +393,17 @@ class LiveRollbackLane(LiveMoves, MoveLane):
         pass
 
 
-def wait_for_event(host, uuid, event, timeout=60):
-    path = os.path.join(host.path, '_records', uuid + '.actions.jsonl')
+def wait_for_event(path, event, after=0, timeout=60):
+    """Until the action log ``path`` has ``event`` past byte ``after``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if os.path.exists(path):
             with open(path) as handle:
+                handle.seek(after)
                 if any('"event": "%s"' % event in line for line in handle):
                     return
         time.sleep(0.2)
-    raise AssertionError('no %s event for %s on %s' % (event, uuid, host.name))
+    raise AssertionError('no %s event in %s' % (event, path))
 
 
 class RecoveryLane(MoveLane):

@@ -85,13 +85,23 @@ grep -v '^\[127.0.0.1\]:2222 ' /root/.ssh/known_hosts > /root/.ssh/known_hosts.t
 cat "$sshd_dir/sshd.known_hosts" >> /root/.ssh/known_hosts.tmp
 mv /root/.ssh/known_hosts.tmp /root/.ssh/known_hosts
 
+# Its QEMU takes live migrations on ports of its own (host A keeps libvirt's
+# 49152-49215, host C 49300-49363): all three share one network namespace.
+install -d -m 0700 -o "$user" -g "$user" "$home/.config" "$home/.config/libvirt"
+printf 'migration_port_min = 49400\nmigration_port_max = 49463\n' > "$home/.config/libvirt/qemu.conf.new"
+if ! cmp -s "$home/.config/libvirt/qemu.conf.new" "$home/.config/libvirt/qemu.conf"; then
+    install -m 0600 -o "$user" -g "$user" "$home/.config/libvirt/qemu.conf.new" "$home/.config/libvirt/qemu.conf"
+    restart_b=1
+fi
+rm -f "$home/.config/libvirt/qemu.conf.new"
+
 # The user's own libvirtd, started for good: the one libvirt spawns on the
 # first client connection exits after 120 idle seconds (--timeout=120), long
 # before the migration tests run. Replace such a short-lived one.
-ssh -o BatchMode=yes -i "$key" -p "$port" "$user@127.0.0.1" bash -s <<'REMOTE'
+ssh -o BatchMode=yes -i "$key" -p "$port" "$user@127.0.0.1" "RESTART=${restart_b:-0}" bash -s <<'REMOTE'
 set -eu
 for pid in $(pgrep -u "$(id -u)" -x libvirtd || true); do
-    if tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q -- '--timeout'; then
+    if [ "$RESTART" = 1 ] || tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q -- '--timeout'; then
         kill "$pid"
         while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
     fi
