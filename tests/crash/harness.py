@@ -21,6 +21,7 @@ import libvirt
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RECONCILE = os.path.join(ROOT, 'playbooks', 'reconcile.yml')
+SHARED_HOST = os.path.join(ROOT, 'tests', 'tools', 'shared_host.sh')
 HOSTB_HOME = '/var/lib/novalite-hostb'
 VENV_PYTHON = os.path.join(ROOT, '.venv', 'bin', 'python')
 RUNNER = ('import importlib, os; importlib.import_module('
@@ -83,6 +84,18 @@ class HostA(Host):
 
     def restart_libvirtd(self):
         _restart_root_libvirtd()
+
+
+class HostC(HostA):
+    """A second root libvirtd in its own mount namespace
+    (tests/tools/shared_host.sh) sharing host A's instances_path: every
+    record, lock and migration of host A is in its directory too."""
+
+    def __init__(self, path):
+        Host.__init__(self, 'hostC', path, os.environ['NOVALITE_HOSTC_URI'])
+
+    def restart_libvirtd(self):
+        subprocess.run(['bash', SHARED_HOST, '--restart'], check=True, timeout=60)
 
 
 class HostB(Host):
@@ -208,8 +221,8 @@ def recap_changed(stdout):
     return changed
 
 
-def inventory_text(a, b):
-    return ('[hypervisors]\n'
+def inventory_text(a, b, c=None):
+    text = ('[hypervisors]\n'
             'hostA ansible_connection=local ansible_python_interpreter={py} novalite_libvirt_uri=qemu:///system '
             'novalite_instances_path={a}\n'
             'hostB ansible_host={h} ansible_port={port} ansible_user={user} ansible_ssh_private_key_file={key} '
@@ -218,6 +231,11 @@ def inventory_text(a, b):
                 py=os.environ['ANSIBLE_PYTHON_INTERPRETER'], a=a.path, b=b.path,
                 key=os.environ['NOVALITE_HOSTB_SSH_KEY'], h=os.environ['NOVALITE_HOSTB_SSH_HOST'],
                 port=os.environ['NOVALITE_HOSTB_SSH_PORT'], user=os.environ['NOVALITE_HOSTB_USER'])
+    if c is not None:
+        text += ('hostC ansible_connection=local ansible_python_interpreter={py} "novalite_libvirt_uri={uri}" '
+                 'novalite_instances_path={c}\n').format(py=os.environ['ANSIBLE_PYTHON_INTERPRETER'], uri=c.uri,
+                                                          c=c.path)
+    return text
 
 
 def domain_states(conns, uuid):
@@ -255,11 +273,13 @@ def invariants(hosts, conns, uuid, expect_owner=True):
                 'resized': ('shutoff',) if old == 'stopped' else ('running',)}.get(vm)
         if want is not None and power not in want:
             problems.append('vm_state %s but the domain on %s is %s' % (vm, owner, power))
+    owner_path = [h.path for h in hosts if h.name == owner]
     for host in hosts:
         if host.name != owner:
             if domains[host.name] == 'running':
                 problems.append('a domain runs on %s, which does not own it' % host.name)
-            if os.path.isdir(os.path.join(host.path, uuid)):
+            # on a shared instances_path the owner's directory is this host's too
+            if host.path not in owner_path and os.path.isdir(os.path.join(host.path, uuid)):
                 problems.append('instance dir left on %s' % host.name)
         problems += ['stray file %s' % path for path in host.stray_files() if uuid in path or '_base' in path
                      or '_records' in path or '_migrations' in path or 'probe' in path]

@@ -58,7 +58,7 @@ class Lane(object):
 
     def __init__(self, suite, variant, index):
         self.suite = suite
-        self.a, self.b = suite.a, suite.b
+        self.a, self.b, self.c = suite.a, suite.b, suite.c
         self.variant = variant
         self.name = '%s-%s%d' % (suite.prefix, variant[:2], index)
         self.uuid = None
@@ -302,6 +302,11 @@ class LiveMoves(object):
         start = {'name': self.name, 'step': 'start', 'live': True, 'dest_host': dest.name,
                  'dest_instances_path': dest.path, 'dest_ssh': ssh, 'dest_libvirt_uri': dest.uri,
                  'live_options': dict({'migration_address': ssh['host']}, **(live_options or {}))}
+        if self.c in (source, dest):
+            # the shared instances_path: the sockets of the other daemon, memory only
+            start['dest_uri'] = os.environ['NOVALITE_HOSTC_URI'] if dest is self.c \
+                else os.environ['NOVALITE_HOSTC_A_URI']
+            start['live_options']['permit_unsafe'] = True
         return self.armed(source, 'instance_migrate', start, point)
 
     def live_move(self, source, dest, point, live_options=None):
@@ -344,6 +349,23 @@ class LiveMoveLane(LiveMoves, MoveLane):
 
     def reset(self):
         pass
+
+
+class LiveSharedLane(LiveMoveLane):
+    """The same live migration between host A and host C, which share one
+    instances_path: memory only, one record changing owner."""
+
+    def owner(self):
+        for host in (self.a, self.c):
+            rec = host.record(self.uuid) if self.uuid else None
+            if rec and rec['host'] == host.name and rec['vm_state'] != 'deleted':
+                return host
+        return None
+
+    def running_owner(self):
+        source = self.owner()
+        ok(source, 'libvirt_instance', {'name': self.name, 'state': 'running'})
+        return source, self.c if source is self.a else self.a
 
 
 SLOW = {'bandwidth_mib': 1, 'completion_timeout': 2}     # times out after 12 s (2 s per GiB, 6 GiB counted)
@@ -664,7 +686,7 @@ def has_marker(path, uuid):
 
 
 LANES = (CreateLane, LifecycleLane, RebootLane, MoveLane, FinishLane, RevertLane, HostRecoveryLane,
-         MoveRecoveryLane, LiveMoveLane, LiveRollbackLane, LiveRecoveryLane)
+         MoveRecoveryLane, LiveMoveLane, LiveSharedLane, LiveRollbackLane, LiveRecoveryLane)
 VARIANTS = ('process', 'power')
 
 
@@ -674,14 +696,19 @@ class Suite(object):
         self.prefix = prefix
         self.a = harness.HostA(os.path.join('/var/lib/novalite-test', prefix))
         self.b = harness.HostB(os.path.join(os.environ['NOVALITE_HOSTB_INSTANCES'], prefix))
+        # host C shares host A's instances_path: every lane's records, locks and
+        # migrations are in its directory too, and its recovery runs over them
+        self.c = harness.HostC(self.a.path)
         os.makedirs(self.a.path)
         self.b.mkdir()
         self.inventory = str(tmp_path / 'hosts.ini')
         with open(self.inventory, 'w') as handle:
-            handle.write(harness.inventory_text(self.a, self.b))
+            handle.write(harness.inventory_text(self.a, self.b, self.c))
         self.table = []
 
     def ssh_to(self, dest):
+        if dest is self.c:
+            return {'host': '127.0.0.1'}        # shared storage: nothing is sent over SSH
         if dest is self.b:
             return {'host': os.environ['NOVALITE_HOSTB_SSH_HOST'], 'port': int(os.environ['NOVALITE_HOSTB_SSH_PORT']),
                     'user': os.environ['NOVALITE_HOSTB_USER'], 'identity_file': os.environ['NOVALITE_HOSTB_SSH_KEY']}
@@ -717,7 +744,7 @@ class Suite(object):
         rc, out = harness.recover(self.inventory)
         rc2, out2 = harness.recover(self.inventory)
         second = harness.recap_changed(out2)
-        conns = {'hostA': self.a.connect(), 'hostB': self.b.connect()}
+        conns = {'hostA': self.a.connect(), 'hostB': self.b.connect(), 'hostC': self.c.connect()}
         try:
             for lane, point in pairs:
                 verdict = outcomes[point, lane.variant]
@@ -725,7 +752,7 @@ class Suite(object):
                 if verdict == 'killed':
                     if rc != 0:
                         problems.append('recovery failed: %s' % out[-1500:])
-                    found, _owner = harness.invariants((self.a, self.b), conns, lane.uuid,
+                    found, _owner = harness.invariants((self.a, self.b, self.c), conns, lane.uuid,
                                                        expect_owner=lane.expect_owner(point))
                     problems += found + lane.check(point)
                     if rc2 != 0 or any(second.values()):
@@ -774,7 +801,7 @@ def test_every_crash_point_converges(tmp_path, request):
         for number in range(waves):
             suite.wave([(lane, lane.points[number]) for lane in lanes if number < len(lane.points)])
     finally:
-        conns = (suite.a.connect(), suite.b.connect())
+        conns = (suite.a.connect(), suite.b.connect(), suite.c.connect())
         for conn in conns:
             suite.cleanup(conn)
             conn.close()

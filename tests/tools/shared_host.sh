@@ -16,7 +16,8 @@
 # $root/run, so host A's /run/libvirtd.pid names host A's daemon only.
 # Idempotent.
 #
-#   bash tests/tools/shared_host.sh        # prints the variables to export
+#   bash tests/tools/shared_host.sh            # prints the variables to export
+#   bash tests/tools/shared_host.sh --restart  # restarts host C's libvirtd (crash suite: power loss)
 set -euo pipefail
 root=/var/lib/novalite-hostc
 sock=$root/run/libvirt-sock
@@ -28,7 +29,38 @@ exports() {
     echo "export NOVALITE_SHARED_INSTANCES=/var/lib/novalite-shared"
 }
 
+start_libvirtd() {
+    # inside host C's mount namespace (its virtlogd's): that libvirtd sees C's own /etc, /run, /var/lib
+    nsenter -t "$(cat "$root/run/virtlogd.pid")" -m libvirtd -d -p "$root/run/libvirtd.pid"
+}
+
+wait_answer() {
+    for _ in $(seq 100); do
+        [ -S "$sock" ] && virsh -q -c "$uri" uri >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    echo "shared_host.sh: host C's libvirtd does not answer on $sock" >&2
+    return 1
+}
+
+# --restart: host C loses power in the crash suite (its libvirtd restarted; the guests are killed apart)
+if [ "${1:-}" = --restart ]; then
+    if [ -f "$root/run/libvirtd.pid" ] && kill "$(cat "$root/run/libvirtd.pid")" 2>/dev/null; then
+        while [ -f "$root/run/libvirtd.pid" ] && kill -0 "$(cat "$root/run/libvirtd.pid")" 2>/dev/null; do sleep 0.1; done
+    fi
+    start_libvirtd
+    wait_answer
+    exit 0
+fi
+
 if [ -S "$sock" ] && virsh -q -c "$uri" uri >/dev/null 2>&1; then
+    exports
+    exit 0
+fi
+# the namespace is there (its virtlogd runs) but its libvirtd died: start it again
+if [ -f "$root/run/virtlogd.pid" ] && kill -0 "$(cat "$root/run/virtlogd.pid")" 2>/dev/null; then
+    start_libvirtd
+    wait_answer
     exports
     exit 0
 fi
@@ -64,9 +96,5 @@ virtlogd -d -p "$root/run/virtlogd.pid"
 libvirtd -d -p "$root/run/libvirtd.pid"
 NAMESPACE
 
-for _ in $(seq 100); do
-    [ -S "$sock" ] && virsh -q -c "$uri" uri >/dev/null 2>&1 && break
-    sleep 0.1
-done
-virsh -q -c "$uri" uri >/dev/null || { echo "shared_host.sh: host C's libvirtd does not answer on $sock" >&2; exit 1; }
+wait_answer
 exports

@@ -19,6 +19,7 @@ destination):
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 
@@ -55,8 +56,10 @@ class LiveDest(OnHypervisor):
                                  % (self.this_host, migration['id'], migration['dest_compute']), step=step)
 
     # -- prep ---------------------------------------------------------------------
-    def check(self, migration):
-        """check_can_live_migrate_destination: refuse before anything moves."""
+    def check(self, migration, check_mode=False):
+        """check_can_live_migrate_destination: refuse before anything moves.
+        In check mode the source wrote no probe: the storage is told by its
+        record instead (the same bytes here: the same file)."""
         label = _label(migration)
         try:
             self.host.check_virt_type(migration['virt_type'])
@@ -76,7 +79,7 @@ class LiveDest(OnHypervisor):
             raise MigrationError('a domain named %s (uuid %s) already exists on %s'
                                  % (migration['instance_name'], named.uuid, self.this_host),
                                  instance=label, step='check destination')
-        shared = self.sees_source_probe(migration)
+        shared = self.sees_source_probe(migration) or (check_mode and self._sees_source_record(migration))
         free = {'memory_mb': self.host.free_memory_mb(), 'disk_bytes': self._free_disk()}
         claim = dict(migration['claim'], disk_bytes=0 if shared else migration['claim']['disk_bytes'])
         try:
@@ -85,6 +88,13 @@ class LiveDest(OnHypervisor):
         except MigrationError as exc:
             raise exc.with_context(instance=label)
         return shared, free
+
+    def _sees_source_record(self, migration):
+        path = self.paths.record(migration['instance_uuid'])
+        if not migration.get('record_sha256') or not os.path.exists(path):
+            return False
+        with open(path, 'rb') as handle:
+            return hashlib.sha256(handle.read()).hexdigest() == migration['record_sha256']
 
     def sees_source_probe(self, migration):
         """Whether this host sees the probe the source wrote: one shared

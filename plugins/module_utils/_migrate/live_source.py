@@ -20,6 +20,7 @@ flow, the source's calls):
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import uuid as uuidlib
@@ -76,6 +77,7 @@ class LiveSource(OnHypervisor):
                          dest_instances_path=dest.get('instances_path') or self.paths.root,
                          dest_ssh=dest.get('ssh'), shared_storage=None, virt_type=record.virt_type,
                          networks=record.networks, image=record.image,
+                         record_sha256=self._record_sha256(record),
                          live=dict(options, dest_uri=dest.get('uri')))
         if check_mode:
             return True, migration, lp.live_plan(migration)
@@ -110,6 +112,12 @@ class LiveSource(OnHypervisor):
         if not check_mode:
             self._enter_migrating(Operation(self.store, record, states.ACTION_LIVE_MIGRATE), record, existing)
         return True, existing, plan
+
+    def _record_sha256(self, record):
+        """The record file's digest: a destination that reads the same bytes
+        shares the instances_path (prep's check mode, before any probe)."""
+        with open(self.paths.record(record.uuid), 'rb') as handle:
+            return hashlib.sha256(handle.read()).hexdigest()
 
     def _disks(self, guest, xml):
         disks = []

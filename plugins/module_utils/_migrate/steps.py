@@ -99,7 +99,7 @@ def _run_start(engine, record, _migration):
 def _check_prep(engine, _record, migration):
     if lp.is_live(migration):
         # the same refusals as the real run (nothing is written), and the plan with the storage kind
-        shared, free = engine.live_dest.check(migration)
+        shared, free = engine.live_dest.check(migration, check_mode=True)
         storage = lp.SHARED if shared else lp.BLOCK
         engine.result.update(free=free, storage=storage, plan=lp.live_plan(migration, storage))
     engine.result.update(changed=engine.migrations.load(migration['id']) is None, migration=migration)
