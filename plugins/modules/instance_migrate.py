@@ -150,7 +150,7 @@ options:
         default: abort
       permit_post_copy:
         description:
-          - Allow post-copy (C(VIR_MIGRATE_POSTCOPY)): the guest runs on the destination while its memory
+          - Allow post-copy (C(VIR_MIGRATE_POSTCOPY)), where the guest runs on the destination while its memory
             arrives. A failure during post-copy can lose the guest; Nova's C(live_migration_permit_post_copy).
         type: bool
         default: false

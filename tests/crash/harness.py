@@ -92,7 +92,9 @@ class HostC(HostA):
     record, lock and migration of host A is in its directory too."""
 
     def __init__(self, path):
-        Host.__init__(self, 'hostC', path, os.environ['NOVALITE_HOSTC_URI'])
+        super().__init__(path)
+        self.name = 'hostC'
+        self.uri = os.environ['NOVALITE_HOSTC_URI']
 
     def restart_libvirtd(self):
         subprocess.run(['bash', SHARED_HOST, '--restart'], check=True, timeout=60)
@@ -232,9 +234,9 @@ def inventory_text(a, b, c=None):
                 key=os.environ['NOVALITE_HOSTB_SSH_KEY'], h=os.environ['NOVALITE_HOSTB_SSH_HOST'],
                 port=os.environ['NOVALITE_HOSTB_SSH_PORT'], user=os.environ['NOVALITE_HOSTB_USER'])
     if c is not None:
-        text += ('hostC ansible_connection=local ansible_python_interpreter={py} "novalite_libvirt_uri={uri}" '
-                 'novalite_instances_path={c}\n').format(py=os.environ['ANSIBLE_PYTHON_INTERPRETER'], uri=c.uri,
-                                                          c=c.path)
+        line = 'hostC ansible_connection=local ansible_python_interpreter={py} "novalite_libvirt_uri={uri}" ' \
+               'novalite_instances_path={c}\n'
+        text += line.format(py=os.environ['ANSIBLE_PYTHON_INTERPRETER'], uri=c.uri, c=c.path)
     return text
 
 

@@ -388,9 +388,8 @@ class LiveRollbackLane(LiveMoves, MoveLane):
         ok(dest, 'instance_migrate', {'step': 'prep', 'migration': started['migration']})
         if point.startswith('compute_live_migration_abort:'):
             return self.abort_while_running(source, point)
-        failed = run(source, 'instance_migrate', {'name': self.name, 'step': 'migrate'})
-        assert failed != KILLED and failed.get('failed') and 'did not complete' in failed['msg'], \
-            failed if failed == KILLED else failed.get('msg')
+        failed = self.abort_while_running(source, None)
+        assert failed != KILLED and failed.get('failed'), failed if failed == KILLED else failed
         rolled = self.armed(source, 'instance_migrate', {'name': self.name, 'step': 'revert',
                                                          'migration': started['migration']}, point)
         if rolled == KILLED:
@@ -407,9 +406,10 @@ class LiveRollbackLane(LiveMoves, MoveLane):
         mover.start()
         try:
             wait_for_event(log, 'live_progress', after=seen)
-            return self.armed(source, 'instance_migrate', {'name': self.name, 'step': 'abort'}, point)
+            aborted = self.armed(source, 'instance_migrate', {'name': self.name, 'step': 'abort'}, point)
         finally:
             mover.join(120)
+        return aborted if point else outcome.get('result')
 
     def reset(self):
         pass

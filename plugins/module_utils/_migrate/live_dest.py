@@ -202,7 +202,9 @@ class LiveDest(OnHypervisor):
                                  '(step=finish) instead of rolling it back' % self.this_host,
                                  instance=_label(migration), step='revert')
         shared = migration.get('shared_storage')
-        copy = None if shared else self.paths.instance_dir(uuid)
+        # only a directory this host's prep made for a block migration: while
+        # prep has not decided (None), the directory may be the source's own
+        copy = self.paths.instance_dir(uuid) if shared is False else None
         probe = self.paths.probe(migration['id'])
         holds = record is not None and record.task_state is not None and (record.migration or {}).get('id') \
             == migration['id']
@@ -211,7 +213,9 @@ class LiveDest(OnHypervisor):
             return False
         if migration['status'] not in ms.TERMINAL:
             lp.check_live_status(migration, 'revert', instance=_label(migration))
-        step = (lambda name: reached(name_of(states.EVENT_ROLLBACK_LIVE_MIGRATION_DEST, name)))
+        def step(name):
+            reached(name_of(states.EVENT_ROLLBACK_LIVE_MIGRATION_DEST, name))
+
         step('rolling back')
         step('destroy domain')
         if guest is not None:
@@ -223,7 +227,7 @@ class LiveDest(OnHypervisor):
             shutil.rmtree(copy)
         remove_probe(probe, self.this_host)
         step('rolled back')
-        if holds and not shared:
+        if holds and shared is False:       # a record sent ahead, never the shared one
             record.task_state = None
             record.migration = dict(record.migration or {}, status=final_status)
             self.store.save(record)

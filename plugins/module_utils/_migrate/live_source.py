@@ -202,9 +202,8 @@ class LiveSource(OnHypervisor):
                 guest.undefine()
             except NovaliteError:
                 pass
-        if not migration.get('shared_storage'):
+        if migration.get('shared_storage') is False:     # never while undecided: it may be shared
             directory = self.paths.instance_dir(record.uuid)
             if os.path.isdir(directory):
                 shutil.rmtree(directory)
         remove_probe(self.paths.probe(migration['id']), self.this_host)
-

@@ -172,7 +172,8 @@ class ReconcileActions(OnHypervisor):
         """The guest stays (or is) the source's: rollback_live_migration on
         that side, rollback_live_migration_at_destination on this one."""
         final = action.params.get('final_status') or ms.ERROR
-        migration = self.migrations.load(outcome.id) or self._stand_in(outcome)
+        # a stand-in has not been decided shared or not: nothing of it is removed as this host's copy
+        migration = self.migrations.load(outcome.id) or dict(self._stand_in(outcome), shared_storage=None)
         if action.params['side'] == 'dest':
             self.live_dest.rollback(record, migration, final_status=final)
         else:

@@ -85,7 +85,7 @@ def _open(copy):
 def _copy_dir(copy, observed):
     """An instance directory here that is this host's own copy (on shared
     storage the one directory belongs to whoever owns the instance)."""
-    return observed.get('instance_dir') and not (copy or {}).get('shared_storage')
+    return observed.get('instance_dir') and (copy or {}).get('shared_storage') is False
 
 
 def _refers(outcome, record):
