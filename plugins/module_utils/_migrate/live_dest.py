@@ -213,6 +213,7 @@ class LiveDest(OnHypervisor):
             return False
         if migration['status'] not in ms.TERMINAL:
             lp.check_live_status(migration, 'revert', instance=_label(migration))
+
         def step(name):
             reached(name_of(states.EVENT_ROLLBACK_LIVE_MIGRATION_DEST, name))
 
