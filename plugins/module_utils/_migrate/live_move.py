@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 from ansible_collections.novalite.compute.plugins.module_utils._common import migration_states as ms
 from ansible_collections.novalite.compute.plugins.module_utils._common import states
@@ -32,6 +33,9 @@ SENT_AHEAD = (_paths.DISK_CONFIG, _paths.CONSOLE_LOG)
 
 def _json_bytes(document):
     return json.dumps(document, indent=2, sort_keys=True).encode('utf-8')
+
+
+JOB_END_WAIT_S = 30.0
 
 
 def migrate_uri(migration):
@@ -149,6 +153,28 @@ class LiveMove(object):
                            power_state=PowerState.NOSTATE.label,
                            migration=self.source.migration_ref(self.migration))
 
+    def _job_outlives_us(self):
+        """Whether libvirt's peer-to-peer job still runs although our call
+        returned (a broken client connection): waited for a while first."""
+        if self.guest is None:
+            return False
+        deadline = time.monotonic() + JOB_END_WAIT_S
+        try:
+            while self.guest.job_running():
+                if time.monotonic() > deadline:
+                    return True
+                time.sleep(0.5)
+        except NovaliteError:
+            return False
+        return False
+
+    def _guest_left(self):
+        try:
+            guest = self.source.host.guest_by_uuid(self.record.uuid)
+            return guest is None or guest.power_state() not in (PowerState.RUNNING, PowerState.PAUSED)
+        except NovaliteError:
+            return False        # libvirtd itself went away: judged like any failure (recovery looks again)
+
     def failed(self, exc):
         """Nova's rollback_live_migration on the source: a job that failed
         leaves the guest running here. Once the job succeeded nothing is
@@ -159,6 +185,20 @@ class LiveMove(object):
             return
         if self.migration['status'] != ms.MIGRATING:
             self.record.task_state = None
+            return
+        if self._job_outlives_us():
+            exc.message += ("; libvirt's migration job still runs on %s: nothing is rolled back; run the reconcile "
+                            'playbook once it ended' % self.source.this_host)
+            return
+        if self._guest_left():
+            exc.message += ('; the guest no longer runs on %s (libvirt may have completed the move): nothing is '
+                            'rolled back; run the reconcile playbook, which asks both hosts' % self.source.this_host)
+            return
+        if self.job is not None and self.job.post_copy:
+            # Nova: a post-copy that fails leaves the guest split between the hosts: no rollback
+            self.record.vm_state = states.ERROR
+            self.record.task_state = None
+            exc.message += '; it had switched to post-copy: the guest is in error, nothing is rolled back'
             return
         timed_out = self.job is not None and self.job.timed_out
         asked = (self.source.migrations.load(self.migration['id']) or {}).get('abort_requested')

@@ -174,6 +174,9 @@ class LiveSource(OnHypervisor):
             and record.host == self.this_host and not os.path.exists(probe)
         if settled:
             return False
+        if guest is not None and guest.job_running():
+            raise MigrationError("libvirt's migration job still runs on %s: abort it (step=abort) or wait for it "
+                                 'to end before rolling back' % self.this_host, instance=record.label, step='rollback')
         if require_guest and (guest is None or guest.power_state() == PowerState.NOSTATE):
             raise MigrationError('the guest is not on %s any more: the live migration may have completed; run '
                                  'the reconcile playbook, which asks both hosts' % self.this_host,

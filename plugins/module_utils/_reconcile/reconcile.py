@@ -104,7 +104,9 @@ class Reconciler(ReconcileActions):
 
     def _live_domain(self, migration):
         """What this host sees of an unfinished live migration's domain."""
-        if not is_live(migration) or migration.get('status') in ms.TERMINAL:
+        # a copy closed here (error, cancelled) still reports: the other host's
+        # may be open, and libvirt's job may outlive the step that closed it
+        if not is_live(migration) or migration.get('status') in (ms.COMPLETED,):
             return None
         guest = self.host.any_guest_by_uuid(migration['instance_uuid'])
         try:
