@@ -60,6 +60,30 @@ def sync_tree(directory):
         os.close(fd)
 
 
+def check_guest_fits(host, migration):
+    """The virt type and the networks (or bridges) of the moving guest are usable on ``host``."""
+    host.check_virt_type(migration['virt_type'])
+    for nic in migration.get('networks') or []:
+        if nic.get('bridge'):
+            host.check_bridge(nic['bridge'])
+        else:
+            host.check_network(nic['network'])
+
+
+def check_name_free(host, migration, this_host, label, step):
+    """No other domain on ``host`` has the moving instance's name."""
+    named = host.guest_by_name(migration['instance_name'])
+    if named is not None and named.uuid != migration['instance_uuid']:
+        raise MigrationError('a domain named %s (uuid %s) already exists on %s'
+                             % (migration['instance_name'], named.uuid, this_host), instance=label, step=step)
+
+
+def free_disk_bytes(paths):
+    """Free bytes where instances_path is (or will be)."""
+    stat = os.statvfs(paths.root if os.path.isdir(paths.root) else os.path.dirname(paths.root))
+    return stat.f_bavail * stat.f_frsize
+
+
 def _remove(path):
     if os.path.isdir(path):
         shutil.rmtree(path)
@@ -86,19 +110,10 @@ class MigrationDest(OnHypervisor):
         if known is not None and known['status'] != ms.PRE_MIGRATING:
             check_status(known, 'prep', instance=label)
         same_host = migration['source_compute'] == self.this_host
-        free = {'memory_mb': self.host.free_memory_mb(), 'disk_bytes': self._free_disk()}
+        free = {'memory_mb': self.host.free_memory_mb(), 'disk_bytes': free_disk_bytes(self.paths)}
         if not same_host:
-            self.host.check_virt_type(migration['virt_type'])
-            for nic in migration.get('networks') or []:
-                if nic.get('bridge'):
-                    self.host.check_bridge(nic['bridge'])
-                else:
-                    self.host.check_network(nic['network'])
-            named = self.host.guest_by_name(migration['instance_name'])
-            if named is not None and named.uuid != migration['instance_uuid']:
-                raise MigrationError('a domain named %s (uuid %s) already exists on %s'
-                                     % (migration['instance_name'], named.uuid, self.this_host),
-                                     instance=label, step='prep')
+            check_guest_fits(self.host, migration)
+            check_name_free(self.host, migration, self.this_host, label, 'prep')
             try:
                 check_capacity(migration['claim'], free['memory_mb'], free['disk_bytes'],
                                self.migrations.claimed(self.this_host, exclude=migration['id']), self.this_host)
@@ -119,10 +134,6 @@ class MigrationDest(OnHypervisor):
             self.migrations.save(dict(migration, status=ms.PRE_MIGRATING))
             changed = True
         return changed, free
-
-    def _free_disk(self):
-        stat = os.statvfs(self.paths.root if os.path.isdir(self.paths.root) else os.path.dirname(self.paths.root))
-        return stat.f_bavail * stat.f_frsize
 
     # -- finish --------------------------------------------------------------------
     def finish(self, record, migration, wait_timeout=120):

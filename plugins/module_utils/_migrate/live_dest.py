@@ -30,6 +30,11 @@ from ansible_collections.novalite.compute.plugins.module_utils._common.failpoint
 from ansible_collections.novalite.compute.plugins.module_utils._common.power_states import PowerState
 from ansible_collections.novalite.compute.plugins.module_utils._libvirt.guest_xml import write_guest_xml
 from ansible_collections.novalite.compute.plugins.module_utils._migrate import live_policy as lp
+from ansible_collections.novalite.compute.plugins.module_utils._migrate.dest import (
+    check_guest_fits,
+    check_name_free,
+    free_disk_bytes,
+)
 from ansible_collections.novalite.compute.plugins.module_utils._migrate.policy import check_capacity
 from ansible_collections.novalite.compute.plugins.module_utils._migrate.probe import read_probe, remove_probe, write_probe
 from ansible_collections.novalite.compute.plugins.module_utils._module.hypervisor import OnHypervisor
@@ -62,25 +67,16 @@ class LiveDest(OnHypervisor):
         record instead (the same bytes here: the same file)."""
         label = _label(migration)
         try:
-            self.host.check_virt_type(migration['virt_type'])
-            for nic in migration.get('networks') or []:
-                if nic.get('bridge'):
-                    self.host.check_bridge(nic['bridge'])
-                else:
-                    self.host.check_network(nic['network'])
+            check_guest_fits(self.host, migration)
             self.host.check_guest_cpu(migration.get('guest_cpu'), migration['virt_type'])
         except MigrationError:
             raise
         except Exception as exc:        # a HypervisorError: say it is this move that cannot happen
             raise MigrationError('cannot live-migrate to %s: %s' % (self.this_host, getattr(exc, 'message', exc)),
                                  instance=label, step='check destination')
-        named = self.host.guest_by_name(migration['instance_name'])
-        if named is not None and named.uuid != migration['instance_uuid']:
-            raise MigrationError('a domain named %s (uuid %s) already exists on %s'
-                                 % (migration['instance_name'], named.uuid, self.this_host),
-                                 instance=label, step='check destination')
+        check_name_free(self.host, migration, self.this_host, label, 'check destination')
         shared = self.sees_source_probe(migration) or (check_mode and self._sees_source_record(migration))
-        free = {'memory_mb': self.host.free_memory_mb(), 'disk_bytes': self._free_disk()}
+        free = {'memory_mb': self.host.free_memory_mb(), 'disk_bytes': free_disk_bytes(self.paths)}
         claim = dict(migration['claim'], disk_bytes=0 if shared else migration['claim']['disk_bytes'])
         try:
             check_capacity(claim, free['memory_mb'], free['disk_bytes'],
@@ -126,10 +122,6 @@ class LiveDest(OnHypervisor):
             reached(name_of(states.EVENT_PRE_LIVE_MIGRATION, 'create disks'))
             changed = self._create_disks(migration) or changed
         return changed, free, lp.SHARED if shared else lp.BLOCK
-
-    def _free_disk(self):
-        stat = os.statvfs(self.paths.root if os.path.isdir(self.paths.root) else os.path.dirname(self.paths.root))
-        return stat.f_bavail * stat.f_frsize
 
     def _create_disks(self, migration):
         """Every disk empty at its size: the root an overlay on this host's
