@@ -42,7 +42,8 @@ description:
     cache and pre-creates every disk empty at its size. V(migrate) (source) sends the config drive and
     console log, then runs libvirt's peer-to-peer job (C(VIR_MIGRATE_LIVE|PEER2PEER|PERSIST_DEST|UNDEFINE_SOURCE),
     plus C(NON_SHARED_INC) for a block migration), logs its progress, applies O(live_options.completion_timeout),
-    hands the record over and removes the source copy. V(finish) (destination) completes it. V(revert) rolls
+    hands the record over and removes the source copy; it takes the migration V(prep) returned. V(finish)
+    (destination) completes it. V(revert) rolls
     a failed or aborted move back (destination, then source); V(abort) (source) aborts a running job.
     There is no V(confirm).
 author:
@@ -173,7 +174,8 @@ options:
       migration_address:
         description:
           - Address of the destination for the migration stream and the NBD disk copy (Nova's
-            C(live_migration_inbound_addr)). Defaults to the O(dest_ssh.host) address.
+            C(live_migration_inbound_addr)). Defaults to the O(dest_ssh.host) address. A host name, an IPv4
+            or an IPv6 address (no brackets); anything else is refused.
         type: str
       poll_interval:
         description: Seconds between two reads of libvirt's job statistics.
@@ -183,6 +185,9 @@ options:
     description:
       - The migration returned by O(step=start) (RV(migration)). Required for O(step=prep). The other
         steps find the migration through the instance record when it is omitted.
+      - O(step=migrate) of a live migration needs the migration as the destination's V(prep) returned it:
+        it carries prep's decision whether the storage is shared, which the source checks against its probe
+        before anything moves.
       - O(step=confirm) on the source needs the migration as the destination's confirm returned it
         (status V(confirmed)) - the source copy is only removed after the destination confirmed.
     type: dict
@@ -255,6 +260,20 @@ EXAMPLES = r'''
       permit_auto_converge: true
   delegate_to: hv1
   register: started
+
+- name: Check hv2 can take it and prepare it
+  novalite.compute.instance_migrate:
+    step: prep
+    migration: "{{ started.migration }}"
+  delegate_to: hv2
+  register: prepared
+
+- name: Run libvirt's live migration (prep's result says how the storage moves)
+  novalite.compute.instance_migrate:
+    name: web1
+    step: migrate
+    migration: "{{ prepared.migration }}"
+  delegate_to: hv1
 
 - name: Abort it from another task (the guest stays on hv1)
   novalite.compute.instance_migrate:

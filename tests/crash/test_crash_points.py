@@ -314,8 +314,10 @@ class LiveMoves(object):
         if started == KILLED:
             return KILLED
         assert not started.get('failed'), started
-        steps = [(dest, {'step': 'prep', 'migration': started['migration']}),
-                 (source, {'name': self.name, 'step': 'migrate'}),
+        prepared = self.armed(dest, 'instance_migrate', {'step': 'prep', 'migration': started['migration']}, point)
+        if prepared == KILLED or prepared.get('failed'):
+            return prepared
+        steps = [(source, {'name': self.name, 'step': 'migrate', 'migration': prepared['migration']}),
                  (dest, {'name': self.name, 'step': 'finish'})]
         for host, args in steps:
             result = self.armed(host, 'instance_migrate', args, point)
@@ -388,10 +390,10 @@ class LiveRollbackLane(LiveMoves, MoveLane):
         source, dest = self.running_guest()
         started = self.live_start(source, dest, None, SLOW)
         assert not started.get('failed'), started.get('msg')
-        ok(dest, 'instance_migrate', {'step': 'prep', 'migration': started['migration']})
+        prepared = ok(dest, 'instance_migrate', {'step': 'prep', 'migration': started['migration']})
         if point.startswith('compute_live_migration_abort:'):
-            return self.abort_while_running(source, point)
-        failed = self.abort_while_running(source, None)
+            return self.abort_while_running(source, point, prepared['migration'])
+        failed = self.abort_while_running(source, None, prepared['migration'])
         assert failed != KILLED and failed.get('failed'), failed if failed == KILLED else failed
         rolled = self.armed(source, 'instance_migrate', {'name': self.name, 'step': 'revert',
                                                          'migration': started['migration']}, point)
@@ -400,12 +402,12 @@ class LiveRollbackLane(LiveMoves, MoveLane):
         assert not rolled.get('failed'), rolled
         return self.armed(dest, 'instance_migrate', {'step': 'revert', 'migration': rolled['migration']}, point)
 
-    def abort_while_running(self, source, point):
+    def abort_while_running(self, source, point, prepared):
         log = os.path.join(source.path, '_records', self.uuid + '.actions.jsonl')
         seen = os.path.getsize(log) if os.path.exists(log) else 0       # earlier moves' events do not count
         outcome = {}
         mover = threading.Thread(target=lambda: outcome.update(
-            result=run(source, 'instance_migrate', {'name': self.name, 'step': 'migrate'})))
+            result=run(source, 'instance_migrate', {'name': self.name, 'step': 'migrate', 'migration': prepared})))
         mover.start()
         try:
             wait_for_event(log, 'live_progress', after=seen)

@@ -220,6 +220,16 @@ def validate_host(text, field='host'):
     return text
 
 
+def validate_address(text, field='address'):
+    """A bare network address: a host name, an IPv4 or an IPv6 address (no
+    brackets, no ``user@``). Returns ``text`` unchanged."""
+    _ssh_word(field, text)
+    if '@' in text:
+        raise InvalidInput('%s %r must be an address only (no user@)' % (field, text))
+    _host_address(field, text)
+    return text
+
+
 def validate_port(value, field='port'):
     """A TCP port, or None (ssh's default)."""
     if value is None:

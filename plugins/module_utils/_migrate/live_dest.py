@@ -14,7 +14,8 @@ destination):
   host's paths, the migration completed, the claim released.
 * ``rollback`` — rollback_live_migration_at_destination: a domain left
   here destroyed, the pre-created disks removed (never on shared storage),
-  the migration closed. Refused while the guest runs here.
+  the migration closed. Refused while the guest runs here. Only this
+  host's own copy of the migration says what prep made here.
 """
 
 from __future__ import annotations
@@ -187,6 +188,13 @@ class LiveDest(OnHypervisor):
         copy (sent ahead by the source) or None. Returns True when something
         changed."""
         self._check_here(migration, 'revert')
+        kept = self.migrations.load(migration['id'])
+        if kept is None:
+            # prep saves the claim before it makes anything, and the source
+            # sends nothing before prep ran: nothing here is this move's (a
+            # passed migration is never trusted to say what to remove)
+            return False
+        migration = kept
         uuid = migration['instance_uuid']
         guest = self.host.guest_by_uuid(uuid)
         if guest is not None and guest.power_state() in RUNNING_HERE and not guest.job_running():
@@ -212,8 +220,10 @@ class LiveDest(OnHypervisor):
         step('rolling back')
         step('destroy domain')
         if guest is not None:
+            # asked first: an incoming domain is transient, and gone once destroyed
+            persistent = guest.is_persistent()
             guest.destroy()
-            if guest.is_persistent():
+            if persistent:
                 guest.undefine()
         step('remove disks')
         if copy and os.path.isdir(copy):

@@ -10,7 +10,6 @@ back what a failed job leaves: the guest still runs here.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
@@ -23,16 +22,13 @@ from ansible_collections.novalite.compute.plugins.module_utils._libvirt.live_xml
 from ansible_collections.novalite.compute.plugins.module_utils._libvirt.power import power_label
 from ansible_collections.novalite.compute.plugins.module_utils._migrate import live_policy as lp
 from ansible_collections.novalite.compute.plugins.module_utils._migrate.live_job import LiveJob, job_progress
+from ansible_collections.novalite.compute.plugins.module_utils._migrate.move_files import handed_record
 from ansible_collections.novalite.compute.plugins.module_utils._migrate.probe import read_probe
 from ansible_collections.novalite.compute.plugins.module_utils._migrate.transfer import SshTarget, Transfer
 from ansible_collections.novalite.compute.plugins.module_utils._store import paths as _paths
 from ansible_collections.novalite.compute.plugins.module_utils._store.operation import Operation
 
 SENT_AHEAD = (_paths.DISK_CONFIG, _paths.CONSOLE_LOG)
-
-
-def _json_bytes(document):
-    return json.dumps(document, indent=2, sort_keys=True).encode('utf-8')
 
 
 JOB_END_WAIT_S = 30.0
@@ -46,7 +42,8 @@ def migrate_uri(migration):
 
 
 class LiveMove(object):
-    def __init__(self, source, record, migration):
+    def __init__(self, source, record, migration, prepared):
+        self.prepared = prepared        # the migration prep returned: its storage decision
         self.source = source
         self.paths = source.paths
         self.record = record
@@ -62,11 +59,7 @@ class LiveMove(object):
     def enter(self):
         self.op.step('migrating')
         found = read_probe(self.paths.probe(self.migration['id']))
-        if found is None:
-            raise MigrationError('the probe of migration %s is gone from %s; start the move again'
-                                 % (self.migration['id'], self.paths.root), step='migrating')
-        # the destination rewrites the source's probe only when it is the same file
-        self.migration['shared_storage'] = found == self.migration['dest_compute']
+        self.migration['shared_storage'] = lp.decided_storage(self.migration, self.prepared, found)
         self.guest = self.source.guest_of(self.record)
         if self.guest.power_state() != PowerState.RUNNING:
             raise MigrationError('the guest is %s: a live migration needs it running'
@@ -91,8 +84,8 @@ class LiveMove(object):
                 path = self.paths.instance_file(uuid, name)
                 if os.path.exists(path):
                     transfer.send(path, '%s/%s' % (uuid, name))
-            transfer.send_bytes(_json_bytes(self.migration), '_migrations/%s.json' % self.migration['id'])
-            transfer.send_bytes(_json_bytes(self.record.to_dict()), '_records/%s.json' % uuid)
+            transfer.send_migration(self.migration)
+            transfer.send_record(self.record)
 
     def run_job(self):
         self.op.step('live migration')
@@ -122,20 +115,16 @@ class LiveMove(object):
         self.source.migrations.save(self.migration, ms.POST_MIGRATING)
 
     def _handed_record(self):
-        handed = self.record.copy()
-        handed.host = self.migration['dest_compute']
-        handed.task_state = states.MIGRATING
-        handed.power_state = PowerState.RUNNING.label
-        handed.migration = self.source.migration_ref(self.migration)
-        return handed
+        return handed_record(self.record, self.source.migration_ref(self.migration), self.migration['dest_compute'],
+                             states.MIGRATING, PowerState.RUNNING.label)
 
     def hand_over(self):
         self.op.step('hand over')
         if self.shared:
             return                  # one record: handed_over() is the hand-over
         with self._transfer() as transfer:
-            transfer.send_bytes(_json_bytes(self.migration), '_migrations/%s.json' % self.migration['id'])
-            transfer.send_bytes(_json_bytes(self._handed_record().to_dict()), '_records/%s.json' % self.record.uuid)
+            transfer.send_migration(self.migration)
+            transfer.send_record(self._handed_record())
 
     def remove_source_copy(self):
         self.op.step('remove source copy')
@@ -201,7 +190,7 @@ class LiveMove(object):
             exc.message += '; it had switched to post-copy: the guest is in error, nothing is rolled back'
             return
         timed_out = self.job is not None and self.job.timed_out
-        asked = (self.source.migrations.load(self.migration['id']) or {}).get('abort_requested')
+        asked = self.source.migrations.abort_requested(self.migration['id'])
         if asked:
             self.migration['abort_requested'] = True
             exc.message = 'the live migration was aborted (step=abort); libvirt: %s' % exc.message

@@ -26,6 +26,7 @@ from ansible_collections.novalite.compute.plugins.module_utils._common.errors im
 )
 from ansible_collections.novalite.compute.plugins.module_utils._common.flavor import flavor_values
 from ansible_collections.novalite.compute.plugins.module_utils._common.power_states import PowerState
+from ansible_collections.novalite.compute.plugins.module_utils._common.spec import validate_address
 from ansible_collections.novalite.compute.plugins.module_utils._common.units import GiB, MiB
 from ansible_collections.novalite.compute.plugins.module_utils._migrate.policy import check_can_move
 
@@ -80,6 +81,9 @@ def live_options(given):
     for key in ('permit_post_copy', 'permit_auto_converge', 'permit_unsafe'):
         if not isinstance(options[key], bool):
             raise InvalidInput('live_options.%s must be true or false' % key)
+    if options['migration_address'] is not None:
+        # it ends up in the tcp:// URI libvirt hands to QEMU: an address and nothing else
+        validate_address(options['migration_address'], 'live_options.migration_address')
     return options
 
 
@@ -206,3 +210,27 @@ def check_live_status(migration, step, instance=None):
         raise MigrationError("live migration %s is %s; '%s' needs %s"
                              % (migration['id'], migration['status'], step, ' or '.join(allowed)),
                              instance=instance, step=step)
+
+
+def decided_storage(migration, prepared, probe_host, instance=None):
+    """Whether the storage is shared, as the destination's prep decided it.
+    ``prepared``: the migration step=prep returned (None when not passed);
+    ``probe_host``: the host the source's probe names now (prep rewrites it
+    only when both hosts see one directory). A block migration onto a
+    directory the source also uses would copy each disk onto itself: both
+    must agree before anything moves."""
+    if prepared is None or prepared.get('id') != migration['id'] \
+            or not isinstance(prepared.get('shared_storage'), bool):
+        raise MigrationError("step=migrate of a live migration needs migration: the one step=prep returned on %s "
+                             '(prep decides whether the storage is shared and prepares the disks)'
+                             % migration['dest_compute'], instance=instance, step='migrating')
+    if probe_host is None:
+        raise MigrationError('the probe of migration %s is gone from the source; start the move again'
+                             % migration['id'], instance=instance, step='migrating')
+    seen = probe_host == migration['dest_compute']
+    if seen != prepared['shared_storage']:
+        raise MigrationError('prep on %s decided the storage is %s, but the probe the source reads says %s; '
+                             'roll the move back (step=revert) and start again'
+                             % (migration['dest_compute'], SHARED if prepared['shared_storage'] else BLOCK,
+                                SHARED if seen else BLOCK), instance=instance, step='migrating')
+    return seen

@@ -34,7 +34,7 @@ from ansible_collections.novalite.compute.plugins.module_utils._libvirt.live_xml
 from ansible_collections.novalite.compute.plugins.module_utils._libvirt.power import power_label
 from ansible_collections.novalite.compute.plugins.module_utils._migrate import live_policy as lp
 from ansible_collections.novalite.compute.plugins.module_utils._migrate.live_move import LiveMove
-from ansible_collections.novalite.compute.plugins.module_utils._migrate.probe import remove_probe, write_probe
+from ansible_collections.novalite.compute.plugins.module_utils._migrate.probe import read_probe, remove_probe, write_probe
 from ansible_collections.novalite.compute.plugins.module_utils._migrate.transfer import allocated_bytes
 from ansible_collections.novalite.compute.plugins.module_utils._module.hypervisor import OnHypervisor
 from ansible_collections.novalite.compute.plugins.module_utils._store.operation import Operation
@@ -50,6 +50,8 @@ class LiveSource(OnHypervisor):
     def track(self, record, migration, status=None):
         if status:
             self.migrations.save(migration, status)
+            if status in ms.TERMINAL:
+                self.migrations.clear_abort(migration['id'])
         record.migration = self.migration_ref(migration)
 
     def guest_of(self, record):
@@ -129,11 +131,20 @@ class LiveSource(OnHypervisor):
         return disks
 
     # -- migrate --------------------------------------------------------------------
-    def migrate(self, record, migration):
-        """Nova's live_migration then post_live_migration. Returns what moved."""
+    def check_migrate(self, record, migration, prepared):
+        """What migrate refuses before it starts (its check mode too):
+        another host's instance, a move not pre-migrating, a storage
+        decision prep did not make or the probe contradicts."""
         check_owner(record, self.this_host)
         lp.check_live_status(migration, 'migrate', instance=record.label)
-        move = LiveMove(self, record, migration)
+        lp.decided_storage(migration, prepared, read_probe(self.paths.probe(migration['id'])),
+                           instance=record.label)
+
+    def migrate(self, record, migration, prepared):
+        """Nova's live_migration then post_live_migration. ``prepared``: the
+        migration step=prep returned. Returns what moved."""
+        self.check_migrate(record, migration, prepared)
+        move = LiveMove(self, record, migration, prepared)
         with move.op.running(on_error=move.failed):
             move.enter()
             move.send_files()
@@ -157,7 +168,7 @@ class LiveSource(OnHypervisor):
             return False
         # said before the job is aborted: the migrate run, whose libvirt call
         # then fails (often with only a broken connection), reads it back
-        self.migrations.save(dict(migration, abort_requested=True))
+        self.migrations.request_abort(migration['id'])
         guest.abort_job()
         op.event('abort', aborted=True)
         return True

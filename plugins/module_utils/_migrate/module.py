@@ -70,6 +70,7 @@ class MigrateModule(OnHypervisor):
         self.start_request = None     # step=start: (dest_host, new flavor, dest), checked before the lock
         self._locked = None           # (uuid, name) of the instance lock taken
         self._start_record = None     # step=start: the record read under the lock
+        self.given = None             # the migration option, validated
 
     def run(self):
         """The sequence of ``_module.runner``, for the step asked (the table
@@ -78,6 +79,7 @@ class MigrateModule(OnHypervisor):
         name = self.params['step']
         step = STEPS[name]
         given = validate_migration(self.params['migration']) if self.params.get('migration') else None
+        self.given = given
         check_mode = self.module.check_mode
         with self.host:
             if step.looks_at == MIGRATION:

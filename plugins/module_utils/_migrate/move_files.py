@@ -2,8 +2,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """What a move copies, and what the operator is shown of it: the files of
 an instance (every disk but swap, plus disk.info, and the base image with
-its sidecar when the root disk is backed by the image cache) and the plan
-that step=start returns (check mode shows exactly this).
+its sidecar when the root disk is backed by the image cache), the plan
+that step=start returns (check mode shows exactly this), and the record
+the source hands over.
 """
 
 from __future__ import annotations
@@ -61,3 +62,15 @@ def move_plan(migration, files):
 
 def _public(files):
     return [dict((k, v) for k, v in f.items() if k != 'path') for f in files]
+
+
+def handed_record(record, migration_ref, dest_host, task_state, power_state):
+    """The record as the destination receives it at the hand-over: its
+    host, its task (the cold flow's resize_migrated, the live flow's
+    migrating), the guest's power state there."""
+    handed = record.copy()
+    handed.host = dest_host
+    handed.task_state = task_state
+    handed.power_state = power_state
+    handed.migration = migration_ref
+    return handed

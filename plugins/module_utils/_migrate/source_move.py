@@ -9,7 +9,6 @@ keeps what has been done so far, so that a failure undoes exactly that.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
@@ -19,7 +18,7 @@ from ansible_collections.novalite.compute.plugins.module_utils._common import st
 from ansible_collections.novalite.compute.plugins.module_utils._common.errors import NovaliteError
 from ansible_collections.novalite.compute.plugins.module_utils._common.power_states import PowerState
 from ansible_collections.novalite.compute.plugins.module_utils._libvirt.power import clean_power_off, power_label
-from ansible_collections.novalite.compute.plugins.module_utils._migrate.move_files import instance_files
+from ansible_collections.novalite.compute.plugins.module_utils._migrate.move_files import handed_record, instance_files
 from ansible_collections.novalite.compute.plugins.module_utils._migrate.policy import power_on_after
 from ansible_collections.novalite.compute.plugins.module_utils._migrate.transfer import SshTarget, Transfer, local_receiver
 from ansible_collections.novalite.compute.plugins.module_utils._store import paths as _paths
@@ -93,12 +92,8 @@ class SourceMove(object):
                 'not_copied': [f['name'] for f in files if not f['copy']]}
 
     def _handed_record(self):
-        handed = self.record.copy()
-        handed.host = self.migration['dest_compute']
-        handed.task_state = states.RESIZE_MIGRATED
-        handed.power_state = PowerState.SHUTDOWN.label
-        handed.migration = self.source.migration_ref(self.migration)
-        return handed
+        return handed_record(self.record, self.source.migration_ref(self.migration), self.migration['dest_compute'],
+                             states.RESIZE_MIGRATED, PowerState.SHUTDOWN.label)
 
     def _hand_over(self, transfer):
         """The destination receives the migration, then the record: once its
@@ -110,9 +105,9 @@ class SourceMove(object):
         self.source.migrations.save(self.migration, ms.POST_MIGRATING)
         if self.migration['shared_storage']:
             return                              # one record, one host: handed_over() is the hand-over
-        transfer.send_bytes(_json_bytes(self.migration), '_migrations/%s.json' % self.migration['id'])
+        transfer.send_migration(self.migration)
         self.op.step('send record')
-        transfer.send_bytes(_json_bytes(self._handed_record().to_dict()), '_records/%s.json' % self.record.uuid)
+        transfer.send_record(self._handed_record())
 
     def handed_over(self):
         self.op.step('handed over')
@@ -143,7 +138,3 @@ class SourceMove(object):
             except NovaliteError:
                 pass        # the record says what it is; a hard reboot starts it
         self.record.power_state = power_label(guest)
-
-
-def _json_bytes(document):
-    return json.dumps(document, indent=2, sort_keys=True).encode('utf-8')

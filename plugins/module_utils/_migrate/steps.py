@@ -120,11 +120,18 @@ def _check_move(engine, _record, migration):
     engine.result.update(changed=migration['status'] not in ms.DONE, migration=migration)
 
 
+def _check_migrate(engine, record, migration):
+    if lp.is_live(migration) and migration['status'] not in ms.DONE:
+        engine.live_source.check_migrate(record, migration, engine.given)
+    _check_move(engine, record, migration)
+
+
 def _run_migrate(engine, record, migration):
     """Source: power off, copy the disks, hand the record over (live: the
-    files libvirt does not move, libvirt's job, the hand-over)."""
+    files libvirt does not move, libvirt's job, the hand-over; ``migration``
+    passed in: prep's result, whose storage decision it follows)."""
     if lp.is_live(migration):
-        outcome = engine.live_source.migrate(record, migration)
+        outcome = engine.live_source.migrate(record, migration, engine.given)
         engine.result.update(outcome, changed=True, migration=engine.migrations.load(migration['id']))
         return
     outcome = engine.source.migrate(record, migration, shutdown_timeout=engine.params['shutdown_timeout'])
@@ -203,7 +210,7 @@ def _run_abort(engine, record, migration):
 STEPS = {
     'start': MigrateStep(INSTANCE, check=_check_start, run=_run_start),
     'prep': MigrateStep(MIGRATION, check=_check_prep, run=_run_prep),
-    'migrate': MigrateStep(MOVE, check=_check_move, run=_run_migrate),
+    'migrate': MigrateStep(MOVE, check=_check_migrate, run=_run_migrate),
     'finish': MigrateStep(MOVE, check=_check_move, run=_run_finish),
     'confirm': MigrateStep(MOVE, check=_check_move, run=_run_confirm),
     'revert': MigrateStep(MOVE, check=_check_move, run=_run_revert),

@@ -265,6 +265,17 @@ class Transfer(object):
             handle.flush()
             return self.send(handle.name, name, mode=mode, fsync=True)
 
+    def send_json(self, document, name):
+        return self.send_bytes(json.dumps(document, indent=2, sort_keys=True).encode('utf-8'), name)
+
+    def send_migration(self, migration):
+        """A migration record, to the destination's ``_migrations``."""
+        return self.send_json(migration, '_migrations/%s.json' % migration['id'])
+
+    def send_record(self, record):
+        """An instance record, to the destination's ``_records``."""
+        return self.send_json(record.to_dict(), '_records/%s.json' % record.uuid)
+
     def close(self):
         self._write(b'Q')
         try:

@@ -10,7 +10,8 @@ without ever touching a live writer's file:
   ``_base/<name>.json`` sidecar whose image never arrived (the fetch writes
   it just before renaming the image into place): removed under that image's
   lock, when nobody holds it;
-* ``.novalite-probe-<id>`` of a migration that is over;
+* ``.novalite-probe-<id>`` and ``_migrations/<id>.abort`` of a migration
+  that is over;
 * ``_records/<uuid>.actions.jsonl`` of a build that never wrote its first
   record: under the instance's lock, when nobody holds it;
 * ``<uuid>/*.tmp`` (libvirt.xml, the config drive): per instance, under its
@@ -63,6 +64,22 @@ def probes(paths):
                 for entry in _listing(paths.root) if entry.startswith(PROBE_PREFIX))
 
 
+ABORT_SUFFIX = '.abort'
+
+
+def abort_requests(paths):
+    """{migration id: path} of every abort asked of a live migration here."""
+    return dict((entry[:-len(ABORT_SUFFIX)], os.path.join(paths.migrations_dir, entry))
+                for entry in _listing(paths.migrations_dir)
+                if entry.endswith(ABORT_SUFFIX) and not entry.startswith('.'))
+
+
+def _stale_markers(paths, finished_migrations):
+    """Probes and abort requests of migrations that are over."""
+    found = sorted(probes(paths).items()) + sorted(abort_requests(paths).items())
+    return [path for mid, path in found if mid in finished_migrations]
+
+
 ACTIONS_SUFFIX = '.actions.jsonl'
 
 
@@ -77,9 +94,8 @@ def orphan_action_logs(paths):
 def host_leftovers(paths, finished_migrations):
     """Every leftover file of this host that is not an instance's own, for
     the plan. ``finished_migrations``: ids of migrations that are over."""
-    stale_probes = [path for mid, path in sorted(probes(paths).items()) if mid in finished_migrations]
-    return (temporary_records(paths) + partial_images(paths) + orphan_sidecars(paths) + stale_probes
-            + sorted(orphan_action_logs(paths).values()))
+    return (temporary_records(paths) + partial_images(paths) + orphan_sidecars(paths)
+            + _stale_markers(paths, finished_migrations) + sorted(orphan_action_logs(paths).values()))
 
 
 def _locked_unlink(lock_path, path, unless=None):
@@ -114,9 +130,8 @@ def remove_host_leftovers(paths, finished_migrations):
         image = path[:-len(SIDECAR)]
         removed.append(_locked_unlink(paths.image_lock(os.path.basename(image)), path,
                                       unless=lambda image=image: os.path.exists(image)))
-    for mid, path in sorted(probes(paths).items()):
-        if mid in finished_migrations:
-            removed.append(_unlink(path))
+    for path in _stale_markers(paths, finished_migrations):
+        removed.append(_unlink(path))
     for uuid, path in sorted(orphan_action_logs(paths).items()):
         if not os.path.exists(paths.record(uuid)):
             removed.append(_locked_unlink(paths.instance_lock(uuid), path))

@@ -7,6 +7,8 @@ Statuses are in ``_common.migration_states``.
 
 from __future__ import annotations
 
+import os
+
 from ansible_collections.novalite.compute.plugins.module_utils._common.migration_states import CLAIMING
 from ansible_collections.novalite.compute.plugins.module_utils._store.records import atomic_write_json, load_all, read_json_record, utcnow
 
@@ -26,6 +28,26 @@ class MigrationStore(object):
         self.paths.ensure_layout()
         atomic_write_json(self.paths.migration(migration['id']), migration)
         return migration
+
+    # -- an abort asked of a running live migration ---------------------------------
+    # Its own file, not a field of the migration: the abort step takes no lock
+    # (the migrate run holds it while libvirt's job runs) and must never
+    # write the migration over that run's newer copy.
+    def request_abort(self, migration_id):
+        self.paths.ensure_layout()
+        with open(self.paths.abort_request(migration_id), 'w') as handle:
+            handle.write(utcnow() + '\n')
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def abort_requested(self, migration_id):
+        return os.path.exists(self.paths.abort_request(migration_id))
+
+    def clear_abort(self, migration_id):
+        try:
+            os.unlink(self.paths.abort_request(migration_id))
+        except FileNotFoundError:
+            pass
 
     def list(self):
         return load_all(self.paths.migrations_dir, self.load)

@@ -10,6 +10,7 @@
         _locks/instance-<uuid>.lock      per-instance operation lock
         _locks/image-<sha1>.lock         per-image fetch lock
         _migrations/<id>.json            migration records (Nova's migrations table)
+        _migrations/<id>.abort           an abort asked of a live migration's running job
         .novalite-probe-<id>             shared-storage probe of a migration
         <uuid>/                          the instance directory
             disk  disk.local  disk.swap  disk.config  disk.info
@@ -117,6 +118,9 @@ class InstancePaths(object):
 
     def migration(self, migration_id):
         return os.path.join(self.migrations_dir, migration_id + '.json')
+
+    def abort_request(self, migration_id):
+        return os.path.join(self.migrations_dir, migration_id + '.abort')
 
     def probe(self, migration_id):
         return os.path.join(self.root, '.novalite-probe-%s' % migration_id)

@@ -19,6 +19,7 @@ from ansible_collections.novalite.compute.plugins.module_utils._migrate.live_pol
     completion_deadline,
     data_gib,
     copied_disks,
+    decided_storage,
     is_live,
     live_claim,
     live_options,
@@ -70,6 +71,8 @@ def test_none_keeps_the_default():
     {'permit_auto_converge': True, 'bandwidth_mib': 100},
     {'migration_address': '192.0.2.7', 'dest_uri': 'qemu+ssh://hv2/system'},
     {'poll_interval': 0.05}, {'poll_interval': 10}, {'poll_interval': 2}, {'poll_interval': 1.5},
+    {'migration_address': 'hv2.example.org'}, {'migration_address': '2001:db8::7'},
+    {'migration_address': 'fe80::1%eth0'}, {'migration_address': 'hv2'},
 ])
 def test_options_accepted(given):
     options = live_options(given)
@@ -103,6 +106,17 @@ def test_options_do_not_change_the_defaults_or_the_input():
     ({'poll_interval': '1'}, 'poll_interval must be between'),
     ({'permit_post_copy': 'yes'}, 'permit_post_copy must be true or false'),
     ({'permit_auto_converge': 1}, 'permit_auto_converge must be true or false'),
+    # the address ends up in the tcp:// URI QEMU listens and connects on
+    ({'migration_address': '10.0.0.1:49152'}, 'migration_address .* is not a valid IPv6 address'),
+    ({'migration_address': '[2001:db8::7]'}, 'without brackets'),
+    ({'migration_address': 'root@hv2'}, 'an address only \\(no user@\\)'),
+    ({'migration_address': 'hv2/x'}, 'is not a host name, an IPv4 or an IPv6 address'),
+    ({'migration_address': 'tcp://hv2'}, 'is not a valid IPv6 address'),
+    ({'migration_address': '-oProxyCommand=x'}, "must not start with '-'"),
+    ({'migration_address': 'hv2 hv3'}, 'must not contain whitespace'),
+    ({'migration_address': '999.1.1.1'}, 'is not a valid IPv4 address'),
+    ({'migration_address': ''}, 'must not be empty'),
+    ({'migration_address': 7}, 'must not be empty'),
 ])
 def test_options_refused(given, text):
     with pytest.raises(InvalidInput, match=text):
@@ -347,3 +361,32 @@ def test_status_refusal_names_what_the_step_needs():
 ])
 def test_is_live(moving, live):
     assert is_live(moving) is live
+
+
+MOVE = {'id': 'm1', 'dest_compute': 'hv2'}
+
+
+@pytest.mark.parametrize('prepared, probe_host, shared', [
+    ({'id': 'm1', 'shared_storage': False}, 'hv1', False),     # block: the probe still names the source
+    ({'id': 'm1', 'shared_storage': True}, 'hv2', True),       # shared: prep rewrote the one probe
+], ids=['block', 'shared'])
+def test_decided_storage_follows_prep_when_the_probe_agrees(prepared, probe_host, shared):
+    assert decided_storage(MOVE, prepared, probe_host) is shared
+
+
+@pytest.mark.parametrize('prepared, probe_host, text', [
+    (None, 'hv1', 'needs migration: the one step=prep returned on hv2'),
+    ({'id': 'm2', 'shared_storage': False}, 'hv1', 'needs migration: the one step=prep returned'),
+    ({'id': 'm1', 'shared_storage': None}, 'hv1', 'needs migration'),       # start's copy: prep never decided
+    ({'id': 'm1'}, 'hv1', 'needs migration'),
+    ({'id': 'm1', 'shared_storage': 'no'}, 'hv1', 'needs migration'),
+    ({'id': 'm1', 'shared_storage': False}, None, 'the probe of migration m1 is gone'),
+    # a block copy onto the directory the source reads would copy each disk onto itself
+    ({'id': 'm1', 'shared_storage': False}, 'hv2', 'decided the storage is block, but the probe .* says shared'),
+    ({'id': 'm1', 'shared_storage': True}, 'hv1', 'decided the storage is shared, but the probe .* says block'),
+], ids=['not-passed', 'other-move', 'undecided', 'no-decision', 'not-a-bool', 'probe-gone', 'block-but-shared',
+        'shared-but-block'])
+def test_decided_storage_refusals(prepared, probe_host, text):
+    with pytest.raises(MigrationError, match=text) as raised:
+        decided_storage(MOVE, prepared, probe_host, instance='web1 (u1)')
+    assert raised.value.step == 'migrating'

@@ -42,8 +42,9 @@ def test_every_kind_of_leftover_is_found_and_removed(paths):
              touch(os.path.join(paths.base_dir, 'cafe.part')),
              touch(os.path.join(paths.base_dir, 'cafe.converted')),
              touch(paths.probe('m-done')),
+             touch(paths.abort_request('m-done')),
              touch(paths.actions('0f0f0f0f-1111-4222-8333-444455556666'))]
-    kept = [touch(paths.probe('m-open')), touch(paths.base_dir + '/beef'), paths.record(UUID),
+    kept = [touch(paths.probe('m-open')), touch(paths.abort_request('m-open')), touch(paths.base_dir + '/beef'), paths.record(UUID),
             touch(paths.actions(UUID))]
     assert sorted(leftovers.host_leftovers(paths, {'m-done'})) == sorted(stale)
     assert sorted(leftovers.remove_host_leftovers(paths, {'m-done'})) == sorted(stale)
