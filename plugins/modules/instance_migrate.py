@@ -185,8 +185,8 @@ options:
     description:
       - The migration returned by O(step=start) (RV(migration)). Required for O(step=prep). The other
         steps find the migration through the instance record when it is omitted.
-      - O(step=migrate) of a live migration needs the migration as the destination's V(prep) returned it:
-        it carries prep's decision whether the storage is shared, which the source checks against its probe
+      - O(step=migrate) of a live migration needs the migration as the destination's V(prep) returned it,
+        which carries prep's decision whether the storage is shared; the source checks it against its probe
         before anything moves.
       - O(step=confirm) on the source needs the migration as the destination's confirm returned it
         (status V(confirmed)) - the source copy is only removed after the destination confirmed.

@@ -19,6 +19,7 @@ from ansible_collections.novalite.compute.plugins.module_utils._migrate.live_pol
 )
 
 PROGRESS_EVERY_S = 2.0
+ABORT_AGAIN_S = 5.0                 # a timed-out job still running: abortJob asked again this often
 STAT_KEYS = ('data_total', 'data_processed', 'data_remaining', 'memory_total', 'memory_processed',
              'memory_remaining', 'memory_dirty_rate', 'memory_iteration', 'disk_total', 'disk_processed',
              'disk_remaining', 'downtime', 'time_elapsed')
@@ -43,6 +44,7 @@ class LiveJob(object):
         self.progress = progress
         self.clock = clock
         self.timed_out = False
+        self.aborted_at = None          # when the timeout aborted the job (seconds into it)
         self.post_copy = False
         self.last = {}
         self.seconds = 0.0
@@ -84,8 +86,16 @@ class LiveJob(object):
         stats = self.guest.job_stats()
         if stats:
             self.last = stats
-        if not stats or self.timed_out:
+        if not stats:
             return                      # no job (yet, or any more): nothing to abort or switch
+        if self.timed_out:
+            # seen here: an abort that reaches libvirt while it waits on the
+            # NBD disk copy can be lost; asked again until the job ends
+            if elapsed - self.aborted_at >= ABORT_AGAIN_S:
+                self.aborted_at = elapsed
+                self.progress('live_abort_again', elapsed=round(elapsed, 1))
+                self.guest.abort_job()
+            return
         action = on_progress(elapsed, self.deadline, self.options, self.post_copy)
         if action == 'post-copy':
             self.progress('live_timeout', then='post-copy', elapsed=round(elapsed, 1))
@@ -94,4 +104,5 @@ class LiveJob(object):
         elif action == ABORT:
             self.progress('live_timeout', then='abort', elapsed=round(elapsed, 1))
             self.timed_out = True
+            self.aborted_at = elapsed
             self.guest.abort_job()

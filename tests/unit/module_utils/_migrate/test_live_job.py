@@ -198,6 +198,21 @@ def test_timeout_aborts_the_job_once_and_reraises_its_error(given, gib, at):
     assert guest.polls == abort_look + 3 and job.last == stats(abort_look + 3)
 
 
+def test_a_timed_out_job_that_keeps_running_is_asked_to_abort_again():
+    """An abort libvirt lost (seen while it waited on the NBD disk copy):
+    asked again every ABORT_AGAIN_S until the job ends, never left early."""
+    guest = JobGuest(running(40))
+    aborted = Aborted()
+    call = ends_at(guest, 20, last=aborted)                         # the job ignores the aborts until look 20
+    progress = Progress()
+    job = LiveJob(guest, options(completion_timeout=1), 2.0, progress, clock=StepClock(1.0))
+    with pytest.raises(HypervisorError, match='canceled by client'):
+        job.run(call)
+    assert progress.named('live_timeout') == [{'then': 'abort', 'elapsed': 2.0}]
+    assert [fields['elapsed'] for fields in progress.named('live_abort_again')] == [7.0, 12.0, 17.0]
+    assert guest.calls == ['abort_job'] * 4 and guest.polls == 20
+
+
 def test_a_job_that_ends_before_the_deadline_is_not_aborted():
     guest = JobGuest(running(10))
     progress = Progress()
