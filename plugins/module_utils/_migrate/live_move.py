@@ -23,7 +23,6 @@ from ansible_collections.novalite.compute.plugins.module_utils._libvirt.power im
 from ansible_collections.novalite.compute.plugins.module_utils._migrate import live_policy as lp
 from ansible_collections.novalite.compute.plugins.module_utils._migrate.live_job import LiveJob, job_progress
 from ansible_collections.novalite.compute.plugins.module_utils._migrate.move_files import handed_record
-from ansible_collections.novalite.compute.plugins.module_utils._migrate.probe import read_probe
 from ansible_collections.novalite.compute.plugins.module_utils._migrate.transfer import SshTarget, Transfer
 from ansible_collections.novalite.compute.plugins.module_utils._store import paths as _paths
 from ansible_collections.novalite.compute.plugins.module_utils._store.operation import Operation
@@ -42,8 +41,8 @@ def migrate_uri(migration):
 
 
 class LiveMove(object):
-    def __init__(self, source, record, migration, prepared):
-        self.prepared = prepared        # the migration prep returned: its storage decision
+    def __init__(self, source, record, migration, shared):
+        self.decided_shared = shared    # prep's storage decision, checked against the probe (check_migrate)
         self.source = source
         self.paths = source.paths
         self.record = record
@@ -58,8 +57,7 @@ class LiveMove(object):
 
     def enter(self):
         self.op.step('migrating')
-        found = read_probe(self.paths.probe(self.migration['id']))
-        self.migration['shared_storage'] = lp.decided_storage(self.migration, self.prepared, found)
+        self.migration['shared_storage'] = self.decided_shared
         self.guest = self.source.guest_of(self.record)
         if self.guest.power_state() != PowerState.RUNNING:
             raise MigrationError('the guest is %s: a live migration needs it running'

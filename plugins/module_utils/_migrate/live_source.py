@@ -134,17 +134,17 @@ class LiveSource(OnHypervisor):
     def check_migrate(self, record, migration, prepared):
         """What migrate refuses before it starts (its check mode too):
         another host's instance, a move not pre-migrating, a storage
-        decision prep did not make or the probe contradicts."""
+        decision prep did not make or the probe contradicts. Returns
+        whether the storage is shared."""
         check_owner(record, self.this_host)
         lp.check_live_status(migration, 'migrate', instance=record.label)
-        lp.decided_storage(migration, prepared, read_probe(self.paths.probe(migration['id'])),
-                           instance=record.label)
+        return lp.decided_storage(migration, prepared, read_probe(self.paths.probe(migration['id'])),
+                                  instance=record.label)
 
     def migrate(self, record, migration, prepared):
         """Nova's live_migration then post_live_migration. ``prepared``: the
         migration step=prep returned. Returns what moved."""
-        self.check_migrate(record, migration, prepared)
-        move = LiveMove(self, record, migration, prepared)
+        move = LiveMove(self, record, migration, self.check_migrate(record, migration, prepared))
         with move.op.running(on_error=move.failed):
             move.enter()
             move.send_files()

@@ -380,7 +380,7 @@ def test_check_migrate_accepts_a_decision_the_probe_agrees_with(block, shared_st
     migration = started(hv1, hv2)
     write_probe(hv1.paths.probe(migration['id']), probe)
     assert LiveSource(hv1).check_migrate(hv1.store.load(UUID), migration,
-                                         dict(migration, shared_storage=shared_storage)) is None
+                                         dict(migration, shared_storage=shared_storage)) is shared_storage
 
 
 def test_check_migrate_refuses_a_move_that_is_not_pre_migrating(block):
