@@ -137,6 +137,9 @@ class FakeGuest(object):
         return self._id
 
     # -- state ----------------------------------------------------------------------
+    def seen(self, state=None):
+        return self
+
     def power_state(self):
         self._alive('reading the state of domain %s')
         if self._off_in is not None:
@@ -344,6 +347,9 @@ class FakeHost(object):
     def list_guests(self):
         self.check_failure('list')
         return list(self.domains.values())
+
+    def list_guests_seen(self):
+        return self.list_guests()
 
     # -- host facts ---------------------------------------------------------------------
     def check_virt_type(self, virt_type, arch='x86_64'):

@@ -28,6 +28,11 @@ from ansible_collections.novalite.compute.plugins.module_utils._libvirt.xml_fiel
     qualify,
 )
 
+try:
+    from lxml import etree
+except ImportError:  # reported by the module via missing_required_lib
+    etree = None
+
 
 # --- devices -----------------------------------------------------------------
 class Disk(XmlObject):
@@ -116,6 +121,18 @@ class InstanceMetadata(XmlObject):
 
     def _nsmap(self):
         return {'nl': METADATA_NS}
+
+
+def metadata_host(text):
+    """The ``host`` of our metadata element as libvirt's metadata API
+    returns it (``<instance>…</instance>``, the namespace left off): '' when
+    it names none."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    node = etree.fromstring(text.encode('utf-8'), parser)
+    for child in node:
+        if isinstance(child.tag, str) and etree.QName(child).localname == 'host':
+            return (child.text or '').strip()
+    return ''
 
 
 # --- the domain -----------------------------------------------------------------

@@ -8,11 +8,12 @@ Only libvirt calls with libvirt's own flag constants; errors are mapped by
 
 from __future__ import annotations
 
-from ansible_collections.novalite.compute.plugins.module_utils._common.errors import HypervisorError
+from ansible_collections.novalite.compute.plugins.module_utils._common.errors import DomainNotFound, HypervisorError
 from ansible_collections.novalite.compute.plugins.module_utils._common.power_states import PowerState
-from ansible_collections.novalite.compute.plugins.module_utils._libvirt.domain_xml import Domain
+from ansible_collections.novalite.compute.plugins.module_utils._libvirt.domain_xml import Domain, metadata_host
 from ansible_collections.novalite.compute.plugins.module_utils._libvirt.libvirt_errors import libvirt_errors
 from ansible_collections.novalite.compute.plugins.module_utils._libvirt.power import from_libvirt
+from ansible_collections.novalite.compute.plugins.module_utils._libvirt.xml_fields import METADATA_NS
 
 try:
     import libvirt
@@ -23,6 +24,11 @@ except ImportError:  # reported by the module via missing_required_lib
 class Guest(object):
     def __init__(self, domain):
         self._domain = domain
+
+    def seen(self, state=None):
+        """This domain as a ``SeenGuest`` (its power state ``state``, or
+        read at the next ask and remembered)."""
+        return SeenGuest(self._domain, state)
 
     @property
     def uuid(self):
@@ -56,7 +62,20 @@ class Guest(object):
 
     def managed_host(self):
         """The host our metadata on the persistent definition names ('' if
-        it names none), or None when the domain carries no metadata of ours."""
+        it names none), or None when the domain carries no metadata of ours.
+        Asked for our metadata element alone (a reconcile asks it of every
+        domain, twice); a domain without a persistent definition (an
+        incoming live migration) is read from its whole XML."""
+        try:
+            with libvirt_errors('reading the novalite metadata of domain %s' % self.name):
+                text = self._domain.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, METADATA_NS,
+                                             libvirt.VIR_DOMAIN_AFFECT_CONFIG)
+            return metadata_host(text)
+        except DomainNotFound:
+            raise
+        except HypervisorError as exc:
+            if exc.code == libvirt.VIR_ERR_NO_DOMAIN_METADATA:
+                return None
         meta = self.config(inactive=True).instance
         if meta is None:
             return None
@@ -167,3 +186,19 @@ class Guest(object):
         with libvirt_errors('reading the size of disk %s of domain %s' % (path, self.name)):
             capacity, allocation, _physical = self._domain.blockInfo(path, 0)
         return capacity, allocation
+
+
+class SeenGuest(Guest):
+    """A Guest whose power state is read once and then remembered: for a
+    caller that only looks (one listing of every domain), or that holds the
+    instance lock and changes nothing of the domain (a record-only
+    correction). Asking again costs no libvirt call."""
+
+    def __init__(self, domain, state=None):
+        super().__init__(domain)
+        self._seen = state
+
+    def power_state(self):
+        if self._seen is None:
+            self._seen = super().power_state()
+        return self._seen

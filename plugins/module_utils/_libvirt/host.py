@@ -21,6 +21,7 @@ from ansible_collections.novalite.compute.plugins.module_utils._libvirt.libvirt_
     libvirt_errors,
     silence_default_handler,
 )
+from ansible_collections.novalite.compute.plugins.module_utils._libvirt.power import from_libvirt
 
 try:
     import libvirt
@@ -124,6 +125,13 @@ class Host(object):
         them: callers check with ``unmanaged_reason``)."""
         with libvirt_errors('listing domains'):
             return [Guest(dom) for dom in self.conn.listAllDomains(0)]
+
+    def list_guests_seen(self):
+        """All domains with their power states, in one libvirt call
+        (``SeenGuest``s: the states of that moment)."""
+        with libvirt_errors('listing domains and their states'):
+            stats = self.conn.getAllDomainStats(libvirt.VIR_DOMAIN_STATS_STATE, 0)
+        return [Guest(dom).seen(from_libvirt(values['state.state'])) for dom, values in stats]
 
     # -- host facts -------------------------------------------------------------
     def check_virt_type(self, virt_type, arch='x86_64'):

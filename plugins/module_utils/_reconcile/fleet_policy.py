@@ -54,9 +54,8 @@ MIGRATION_FIELDS = ('id', 'instance_uuid', 'instance_name', 'source_compute', 'd
 
 def record_summary(record):
     """What a host reports of one of its records (an InstanceRecord)."""
-    data = record.to_dict()
-    summary = dict((field, data.get(field)) for field in RECORD_FIELDS)
-    summary['migration_id'] = (data.get('migration') or {}).get('id')
+    summary = record.fields(RECORD_FIELDS)
+    summary['migration_id'] = (record.migration or {}).get('id')
     return summary
 
 

@@ -82,7 +82,7 @@ class ReconcileModule(OnHypervisor):
                   'compute_host': self.this_host, 'mode': mode, 'plan': [self._view(e) for e in entries],
                   'orphans': orphans, 'leftovers': files, 'results': [], 'errors': 0,
                   'report': self.reconciler.report(records),
-                  'records': [dict((f, r.to_dict().get(f)) for f in RECORD_FIELDS) for r in records]}
+                  'records': [r.fields(RECORD_FIELDS) for r in records]}
         return result, entries, files, mode
 
     def _act(self, look):

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from ansible_collections.novalite.compute.plugins.module_utils._common import migration_states as ms
 from ansible_collections.novalite.compute.plugins.module_utils._common import states as st
-from ansible_collections.novalite.compute.plugins.module_utils._common.power_states import PowerState
+from ansible_collections.novalite.compute.plugins.module_utils._common.power_states import OFF_STATES, PowerState
 from ansible_collections.novalite.compute.plugins.module_utils._common.steps import STEPS
 from ansible_collections.novalite.compute.plugins.module_utils._reboot.policy import (
     ALLOW_HARD_REBOOT,
@@ -61,6 +61,19 @@ class Action(object):
 def changes(actions):
     """Whether any action changes something (notes do not)."""
     return any(a.kind != 'note' for a in actions)
+
+
+# kinds that only correct the record (sync_stop: when the domain is already off)
+RECORD_ONLY = frozenset(('note', 'record_power_state', 'set_error', 'clear_task_state'))
+
+
+def only_records(actions, power_state):
+    """Whether carrying out ``actions`` writes the instance record and
+    nothing else (no domain, file or other host is touched): those are
+    made durable in batches. ``power_state``: the label libvirt reports
+    now (None: no domain)."""
+    off = power_state is None or PowerState.from_label(power_state) in OFF_STATES
+    return all(a.kind in RECORD_ONLY or (a.kind == 'sync_stop' and off) for a in actions)
 
 
 def _migration_in_flight(record):

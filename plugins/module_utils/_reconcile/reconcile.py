@@ -15,6 +15,7 @@ Here: the plan and the execution loop; how each kind of action is done is
 from __future__ import annotations
 
 import os
+from contextlib import ExitStack
 
 from ansible_collections.novalite.compute.plugins.module_utils._common import migration_states as ms
 from ansible_collections.novalite.compute.plugins.module_utils._common import states
@@ -37,7 +38,7 @@ from ansible_collections.novalite.compute.plugins.module_utils._reconcile.fleet_
     record_summary,
 )
 from ansible_collections.novalite.compute.plugins.module_utils._reconcile.live_fleet_policy import domain_report, is_live
-from ansible_collections.novalite.compute.plugins.module_utils._reconcile.policy import Action, changes, recover, sync
+from ansible_collections.novalite.compute.plugins.module_utils._reconcile.policy import Action, changes, only_records, recover, sync
 from ansible_collections.novalite.compute.plugins.module_utils._store import leftovers
 from ansible_collections.novalite.compute.plugins.module_utils._store.operation import collection_error
 
@@ -129,7 +130,7 @@ class Reconciler(ReconcileActions):
         self.finished_migrations = set(m['id'] for m in local['migrations'] if m['status'] in ms.TERMINAL) \
             - set(outcomes)
         moves = dict((o.instance_uuid, o) for o in outcomes.values() if self.this_host in (o.source, o.dest))
-        guests = dict((g.uuid, g) for g in self.host.list_guests())   # one listAllDomains
+        guests = dict((g.uuid, g) for g in self.host.list_guests_seen())   # one call: every domain, its state
         entries, known = [], set()
         for record in records:
             known.add(record.uuid)
@@ -172,23 +173,47 @@ class Reconciler(ReconcileActions):
         return leftovers.remove_host_leftovers(self.paths, self.finished_migrations)
 
     # -- acting ------------------------------------------------------------------------
-    def execute(self, entry, mode):
+    def execute(self, entry, mode, batch=None):
         """Plan this instance again under its lock and act (the shared
-        runner's locked half). Returns the actions done (dicts)."""
+        runner's locked half). Returns the actions done (dicts).
+
+        With ``batch`` (the store's ``DurableBatch``), an instance whose
+        fresh plan only corrects its record is corrected in the batch, and
+        its lock is handed to the batch, released when the flush has made
+        the record durable. Any other plan flushes the batch first and acts
+        with each write durable on its own."""
         uuid = entry['uuid']
         outcome = entry.get('outcome')
 
-        def look(_previous):
+        def look(_previous, seen=False):
             record = self.store.load(uuid)
             guest = self.host.any_guest_by_uuid(uuid)     # judged by _observation (foreign: no actions)
-            return record, guest, self._actions(record, self._observation(uuid, guest, outcome), entry['owner'],
-                                                mode, outcome)
+            if seen and guest is not None:
+                guest = guest.seen()
+            observed = self._observation(uuid, guest, outcome)
+            return record, guest, self._actions(record, observed, entry['owner'], mode, outcome), observed
 
-        return under_locks([lambda _look: self.store.lock(uuid, entry['name'])], look,
-                           lambda fresh: self._apply(uuid, fresh, outcome))
+        if batch is None:
+            return under_locks([lambda _look: self.store.lock(uuid, entry['name'])], look,
+                               lambda fresh: self._apply(uuid, fresh, outcome))
+        with ExitStack() as lock:
+            lock.enter_context(self.store.lock(uuid, entry['name']))
+            try:
+                fresh = look(None, seen=True)       # nothing of ours changes the domain while we hold the lock
+                if only_records(fresh[2], fresh[3]['power_state']):
+                    done = self._apply(uuid, fresh, outcome)
+                    batch.hold(lock.pop_all())
+                    return done
+                batch.flush()
+                with batch.paused():
+                    return self._apply(uuid, look(None), outcome)
+            except BaseException:
+                batch.flush()       # what this instance staged, before its lock goes
+                raise
 
     def _apply(self, uuid, look, outcome):
-        record, guest, actions = look
+        record, guest, actions, observed = look
+        only = only_records(actions, observed['power_state'])
         done = []
         for action in actions:
             if action.kind != 'note':
@@ -198,7 +223,8 @@ class Reconciler(ReconcileActions):
                 reached(name_of(states.ACTION_RECONCILE, action.kind))
                 getattr(self, '_do_' + action.kind)(record, guest, action, outcome)
                 record = self.store.load(uuid)
-                guest = self.host.any_guest_by_uuid(uuid)
+                if not only:            # the domain is what it was: nothing touched it
+                    guest = self.host.any_guest_by_uuid(uuid)
             done.append(action.to_dict())
         return done
 
@@ -208,14 +234,22 @@ def _wanted(only, uuid, name):
 
 
 def run_all(reconciler, entries, mode):
-    """Execute every entry that has something to do. Returns (results, errors)."""
+    """Execute every entry that has something to do, record corrections
+    made durable in batches. Returns (results, errors)."""
+    with reconciler.store.batch() as batch:
+        return _run_entries(reconciler, entries, mode, batch)
+
+
+def _run_entries(reconciler, entries, mode, batch):
     results, errors = [], 0
     for entry in entries:
         if not changes(entry['actions']):
             continue
+        if batch.full():
+            batch.flush()
         try:
             try:
-                done = reconciler.execute(entry, mode)
+                done = reconciler.execute(entry, mode, batch)
             except NovaliteError:
                 raise
             except Exception as exc:            # one instance's bug never stops the others

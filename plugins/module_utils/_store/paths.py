@@ -94,6 +94,7 @@ class InstancePaths(object):
         self.records_dir = os.path.join(self.root, '_records')
         self.locks_dir = os.path.join(self.root, '_locks')
         self.migrations_dir = os.path.join(self.root, '_migrations')
+        self._tightened = False
 
     def instance_dir(self, uuid):
         return os.path.join(self.root, uuid)
@@ -144,16 +145,23 @@ class InstancePaths(object):
         traversable (0755: QEMU must reach the disks). Directories an earlier
         version left readable by others, and their files, lose the others'
         read and write bits (nothing is ever added, so an operator's tighter
-        modes stay). Records, locks and migrations stay private."""
+        modes stay). Records, locks and migrations stay private.
+
+        The walk over every instance directory is done once per object (a
+        reconcile saves hundreds of records through one; walking them all
+        on each save made it quadratic): later calls only create what is
+        missing."""
         make_traversable_parents(self.root)
-        for entry in _entries(self.root):       # before their directories lose the bits that tell
-            if not entry.startswith('.') and (entry == '_base' or not entry.startswith('_')):
-                tighten_tree(os.path.join(self.root, entry))
+        if not self._tightened:
+            for entry in _entries(self.root):       # before their directories lose the bits that tell
+                if not entry.startswith('.') and (entry == '_base' or not entry.startswith('_')):
+                    tighten_tree(os.path.join(self.root, entry))
         for path, mode in ((self.root, DIR_MODE), (self.base_dir, DIR_MODE),
                            (self.records_dir, PRIVATE_DIR_MODE), (self.locks_dir, PRIVATE_DIR_MODE),
                            (self.migrations_dir, PRIVATE_DIR_MODE)):
             if not os.path.isdir(path):
                 os.makedirs(path, mode)
                 os.chmod(path, mode)
-            else:
+            elif not self._tightened:
                 restrict(path, 0o066 if mode == DIR_MODE else 0o077)
+        self._tightened = True

@@ -21,6 +21,7 @@ instances (what Nova keeps in its database), on this host's disk.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime
 import json
@@ -31,6 +32,8 @@ from ansible_collections.novalite.compute.plugins.module_utils._common.errors im
     RecordCorrupt,
     UnexpectedTaskState,
 )
+from ansible_collections.novalite.compute.plugins.module_utils._store.batch import DurableBatch
+from ansible_collections.novalite.compute.plugins.module_utils._store.files import TMP_PREFIX, append_line
 from ansible_collections.novalite.compute.plugins.module_utils._store.locking import directory_writers, file_lock
 
 RECORD_VERSION = 1
@@ -76,15 +79,33 @@ def utcnow():
     return datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%fZ')
 
 
+_MUTABLE_DEFAULTS = tuple(field for field, default in _FIELDS.items() if isinstance(default, (list, dict)))
+
+
+def _with_defaults(data):
+    """``data`` over the defaults; each record gets its own empty lists and dicts."""
+    merged = dict(_FIELDS)
+    for field in _MUTABLE_DEFAULTS:
+        merged[field] = type(_FIELDS[field])()
+    merged.update(data)
+    return merged
+
+
 class InstanceRecord(object):
     """Attribute access over the record dict; ``to_dict()`` for JSON."""
 
     __slots__ = ('_data',)
 
     def __init__(self, data=None):
-        merged = copy.deepcopy(_FIELDS)
-        merged.update(copy.deepcopy(data or {}))
-        object.__setattr__(self, '_data', merged)
+        object.__setattr__(self, '_data', _with_defaults(copy.deepcopy(data or {})))
+
+    @classmethod
+    def loaded(cls, data):
+        """A record over ``data`` just parsed from its file (nobody else
+        holds it, so it is not copied)."""
+        record = cls.__new__(cls)
+        object.__setattr__(record, '_data', _with_defaults(data))
+        return record
 
     def __getattr__(self, name):
         try:
@@ -100,6 +121,10 @@ class InstanceRecord(object):
     def to_dict(self):
         return copy.deepcopy(self._data)
 
+    def fields(self, names):
+        """{name: value} of the named fields (the values are not copied: read them only)."""
+        return dict((name, self._data.get(name)) for name in names)
+
     def copy(self):
         return InstanceRecord(self._data)
 
@@ -107,9 +132,6 @@ class InstanceRecord(object):
     def label(self):
         """How errors name the instance: ``name (uuid)``."""
         return '%s (%s)' % (self.name, self.uuid)
-
-
-TMP_PREFIX = '.tmp-'
 
 
 def atomic_write_json(path, data, mode=0o600):
@@ -170,11 +192,32 @@ class RecordStore(object):
     def __init__(self, paths, lock_timeout=300.0):
         self.paths = paths
         self.lock_timeout = lock_timeout
+        self._batch = None
+
+    def _batching(self):
+        return self._batch is not None and self._batch.active
+
+    @contextlib.contextmanager
+    def batch(self):
+        """Saves inside are made durable together (``_store.batch``);
+        flushed when the block ends, whatever ends it."""
+        if self._batch is not None:
+            raise RuntimeError('record batches do not nest')
+        self.paths.ensure_layout()
+        self._batch = DurableBatch(self.paths.records_dir)
+        try:
+            yield self._batch
+        finally:
+            batch, self._batch = self._batch, None
+            batch.flush()
 
     # -- reading -----------------------------------------------------------
     def load(self, uuid):
-        data = read_json_record(self.paths.record(uuid), 'uuid', uuid, 'record')
-        return InstanceRecord(data) if data is not None else None
+        path = self.paths.record(uuid)
+        data = self._batch.staged(path) if self._batch is not None else None
+        if data is None:
+            data = read_json_record(path, 'uuid', uuid, 'record')
+        return InstanceRecord.loaded(data) if data is not None else None
 
     def list(self):
         """Every record on this host (deleted ones included)."""
@@ -206,8 +249,11 @@ class RecordStore(object):
         if record.created_at is None:
             record.created_at = now
         record.updated_at = now
+        if self._batching():
+            self._batch.stage(self.paths.record(record.uuid), record._data)
+            return record
         self.paths.ensure_layout()
-        atomic_write_json(self.paths.record(record.uuid), record.to_dict())
+        atomic_write_json(self.paths.record(record.uuid), record._data)    # serialised, never kept
         return record
 
     def lock(self, uuid, name=None):
@@ -219,7 +265,7 @@ class RecordStore(object):
         return file_lock(self.paths.name_lock(name), timeout=self.lock_timeout, what='instance name %s' % name)
 
     def actions(self, uuid):
-        return ActionLog(self.paths.actions(uuid))
+        return ActionLog(self.paths.actions(uuid), self._batch if self._batching() else None)
 
 
 class ActionLog(object):
@@ -228,20 +274,18 @@ class ActionLog(object):
     crash loses nothing, and an fsync in the middle of a disk copy can wait
     for the whole filesystem's writeback."""
 
-    def __init__(self, path):
+    def __init__(self, path, batch=None):
         self.path = path
+        self.batch = batch      # a DurableBatch: its flush makes the lines durable
 
     def append(self, action, event, durable=True, **fields):
         entry = {'time': utcnow(), 'action': action, 'event': event}
         entry.update(fields)
         line = json.dumps(entry, sort_keys=True) + '\n'
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            os.write(fd, line.encode('utf-8'))
-            if durable:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
+        if durable and self.batch is not None:
+            self.batch.add_line(self.path, line)
+            return entry
+        append_line(self.path, line, durable)
         return entry
 
     def entries(self):

@@ -36,9 +36,11 @@ RANK = {
     '_instance': 5,
     '_reboot': 5,
     '_migrate': 5,
+    '_placement': 5,
+    '_host': 5,
     '_reconcile': 6,
 }
-FLOWS = ('_instance', '_reboot', '_migrate', '_reconcile')
+FLOWS = ('_instance', '_reboot', '_migrate', '_placement', '_host', '_reconcile')
 IMPURE = ('libvirt', 'lxml', 'ansible')
 
 

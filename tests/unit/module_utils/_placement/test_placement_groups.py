@@ -1,0 +1,164 @@
+# Copyright (c) 2026 novalite.compute contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Server groups (pure): hard policies filter, soft ones only weigh, a
+policy conflict refuses the request, and an instance being moved never
+counts as a member of its own group."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.novalite.compute.plugins.module_utils._placement.group_policy import same_instance
+from ansible_collections.novalite.compute.plugins.module_utils._placement.placement_policy import place
+
+
+def host(name, memory_mb=16384, instances=(), **fields):
+    data = {'compute_host': name, 'virt_types': ['kvm'], 'memory_mb': memory_mb, 'vcpus': 8, 'disk_gb': 500,
+            'instances': list(instances)}
+    data.update(fields)
+    return data
+
+
+def member(name, group='web', policy='anti-affinity', uuid=None):
+    return {'uuid': uuid, 'name': name, 'server_group': group, 'server_group_policy': policy}
+
+
+def request(name, group='web', policy=None, **fields):
+    metadata = {'server_group': group}
+    if policy:
+        metadata['server_group_policy'] = policy
+    data = {'name': name, 'flavor': {'vcpus': 1, 'memory_mb': 1024}, 'metadata': metadata if group else {}}
+    data.update(fields)
+    return data
+
+
+def hosts_of(result):
+    return [placement['host'] for placement in result['placements']]
+
+
+@pytest.mark.parametrize('hosts, requests, options, placed', [
+    # hard anti-affinity among the new instances of one call
+    pytest.param([host('hv1'), host('hv2')], [request('web%d' % n, policy='anti-affinity') for n in (1, 2, 3)], None,
+                 ['hv1', 'hv2', None], id='anti-affinity-3-members-2-hosts'),
+    pytest.param([host('hv1'), host('hv2')], [request('web%d' % n, policy='anti-affinity') for n in (1, 2, 3)],
+                 {'max_per_host': 2}, ['hv1', 'hv2', 'hv1'], id='anti-affinity-max-per-host-2'),
+    pytest.param([host('hv1'), host('hv2')], [request('web%d' % n) for n in (1, 2, 3)], None,
+                 ['hv1', 'hv2', None], id='no-policy-no-members-means-anti-affinity'),
+    pytest.param([host('hv1', instances=[member('web0')]), host('hv2', memory_mb=4096)], [request('web1')], None,
+                 ['hv2'], id='anti-affinity-avoids-an-existing-member'),
+    # hard affinity follows the first member
+    pytest.param([host('hv1'), host('hv2'), host('hv3')], [request('web%d' % n, policy='affinity') for n in (1, 2, 3)],
+                 None, ['hv1', 'hv1', 'hv1'], id='affinity-follows-the-first-placed-in-the-call'),
+    pytest.param([host('hv1'), host('hv2', memory_mb=4096, instances=[member('web0', policy='affinity')])],
+                 [request('web1', policy='affinity')], None, ['hv2'], id='affinity-follows-an-existing-member'),
+    pytest.param([host('hv1'), host('hv2', memory_mb=4096, instances=[member('web0', policy='affinity')])],
+                 [request('web1')], None, ['hv2'], id='policy-taken-from-the-members'),
+    pytest.param([host('hv1'), host('hv2', memory_mb=1024, used={'memory_mb': 512},
+                                    instances=[member('web0', policy='affinity')])],
+                 [request('web1', policy='affinity')], None, [None], id='affinity-member-host-full'),
+    pytest.param([host('hv1'), host('hv2', instances=[member('db0', group='db', policy='affinity')])],
+                 [request('web1', policy='affinity')], None, ['hv1'], id='affinity-other-groups-do-not-count'),
+    # soft policies change the winner and never reject
+    pytest.param([host('hv1'), host('hv2', memory_mb=12288, instances=[member('web0', policy='soft-affinity')])],
+                 [request('web1', policy='soft-affinity')], {'soft_group_multiplier': 2.0}, ['hv2'],
+                 id='soft-affinity-moves-the-winner'),
+    pytest.param([host('hv1'), host('hv2', memory_mb=12288, instances=[member('web0', policy='soft-affinity')])],
+                 [request('web1', policy='soft-affinity')], {'soft_group_multiplier': 0.0}, ['hv1'],
+                 id='soft-affinity-multiplier-0-does-nothing'),
+    pytest.param([host('hv1'), host('hv2', memory_mb=12288, instances=[member('web0', policy='soft-affinity')])],
+                 [request('web1', group=None)], {'soft_group_multiplier': 2.0}, ['hv1'],
+                 id='without-a-group-the-freer-host-wins'),
+    pytest.param([host('hv1', instances=[member('web0', policy='soft-anti-affinity')]), host('hv2', memory_mb=12288)],
+                 [request('web1', policy='soft-anti-affinity')], {'soft_group_multiplier': 2.0}, ['hv2'],
+                 id='soft-anti-affinity-moves-the-winner'),
+    pytest.param([host('hv1', instances=[member('web0', policy='soft-anti-affinity')])],
+                 [request('web1', policy='soft-anti-affinity'), request('web2', policy='soft-anti-affinity')], None,
+                 ['hv1', 'hv1'], id='soft-anti-affinity-never-rejects'),
+    pytest.param([host('hv1'), host('hv2', instances=[member('web0', policy='soft-affinity')])],
+                 [request('web1', policy='soft-affinity', exclude_hosts=['hv2'])], None, ['hv1'],
+                 id='soft-affinity-never-rejects-the-others'),
+])
+def test_group_placement(hosts, requests, options, placed):
+    assert hosts_of(place(hosts, requests, options)) == placed
+
+
+def test_anti_affinity_reason_names_the_group_and_members():
+    result = place([host('hv1'), host('hv2')], [request('web%d' % n, policy='anti-affinity') for n in (1, 2, 3)])
+    third = result['placements'][2]
+    assert third['rejected'] == {
+        'hv1': "server group 'web' is anti-affinity and 1 of its members are here already (web1), at most 1 per host",
+        'hv2': "server group 'web' is anti-affinity and 1 of its members are here already (web2), at most 1 per host",
+    }
+    assert result['unplaced'] == ['web3']
+
+
+def test_affinity_reason_names_where_the_members_are():
+    hosts = [host('hv1'), host('hv2', instances=[member('web0', policy='affinity')])]
+    placement = place(hosts, [request('web1', policy='affinity')])['placements'][0]
+    assert placement['rejected'] == {'hv1': "server group 'web' is affinity and its members are on hv2, not here"}
+    assert (placement['host'], placement['server_group'], placement['server_group_policy']) == ('hv2', 'web', 'affinity')
+
+
+@pytest.mark.parametrize('hosts, requests, refused', [
+    pytest.param([host('hv1', instances=[member('web0', policy='anti-affinity')])], [request('web1', policy='affinity')],
+                 "refused web1: server group 'web' is anti-affinity for its member web0 (on hv1), "
+                 "but the request asks for affinity", id='request-differs-from-a-member'),
+    pytest.param([host('hv1', instances=[member('web0', policy='affinity')]),
+                  host('hv2', instances=[member('web9', policy='soft-affinity')])], [request('web1')],
+                 "refused web1: server group 'web' is affinity for its member web0 (on hv1) "
+                 "but soft-affinity for its member web9 (on hv2)", id='members-disagree'),
+    pytest.param([host('hv1'), host('hv2')], [request('web1', policy='soft-affinity'), request('web2', policy='affinity')],
+                 "refused web2: server group 'web' is soft-affinity for its member web1 (on hv1), "
+                 "but the request asks for affinity", id='conflict-with-a-member-placed-earlier-in-the-call'),
+])
+def test_policy_conflict_is_refused(hosts, requests, refused):
+    result = place(hosts, requests)
+    last = result['placements'][-1]
+    assert (last['host'], last['reason'], last['weights'], last['rejected']) == (None, refused, {}, {})
+    assert result['unplaced'] == [last['name']]
+
+
+def test_a_conflict_does_not_stop_the_other_requests():
+    hosts = [host('hv1', instances=[member('web0', policy='anti-affinity')]), host('hv2')]
+    result = place(hosts, [request('web1', policy='affinity'), request('db1', group=None)])
+    assert hosts_of(result) == [None, 'hv1']
+
+
+@pytest.mark.parametrize('on_host, moving, placed', [
+    pytest.param(member('web1', uuid='u1'), request('web1', policy='anti-affinity', uuid='u1'), 'hv1',
+                 id='uuid-match-is-itself'),
+    pytest.param(member('old-name', uuid='u1'), request('web1', policy='anti-affinity', uuid='u1'), 'hv1',
+                 id='uuid-match-wins-over-the-name'),
+    pytest.param(member('web1'), request('web1', policy='anti-affinity', uuid='u1'), 'hv1',
+                 id='name-match-when-the-host-has-no-uuid'),
+    pytest.param(member('web1', uuid='u2'), request('web1', policy='anti-affinity', uuid='u1'), 'hv2',
+                 id='same-name-other-uuid-is-another-member'),
+])
+def test_moving_a_member_does_not_count_itself(on_host, moving, placed):
+    """hv1 holds ``on_host`` and is the freer host: anti-affinity refuses it
+    only when ``on_host`` is another member, not the instance being moved."""
+    hosts = [host('hv1', memory_mb=32768, instances=[on_host]), host('hv2')]
+    assert hosts_of(place(hosts, [moving])) == [placed]
+
+
+def test_moving_a_member_elsewhere_with_exclude_hosts():
+    hosts = [host('hv1', instances=[member('web1', uuid='u1')]), host('hv2', instances=[member('web2', uuid='u2')]),
+             host('hv3', memory_mb=8192)]
+    placement = place(hosts, [request('web1', uuid='u1', exclude_hosts=['hv1'])])['placements'][0]
+    assert placement['host'] == 'hv3'
+    assert sorted(placement['rejected']) == ['hv1', 'hv2']
+    assert placement['server_group_policy'] == 'anti-affinity'
+
+
+@pytest.mark.parametrize('request_ids, instance_ids, same', [
+    pytest.param(('web1', 'u1'), ('web1', 'u1'), True, id='both'),
+    pytest.param(('web1', 'u1'), ('other', 'u1'), True, id='uuid-decides'),
+    pytest.param(('web1', 'u1'), ('web1', 'u2'), False, id='uuids-differ'),
+    pytest.param(('web1', None), ('web1', 'u1'), True, id='request-without-uuid-uses-the-name'),
+    pytest.param(('web1', 'u1'), ('web1', None), True, id='instance-without-uuid-uses-the-name'),
+    pytest.param(('web1', None), ('web2', None), False, id='names-differ'),
+])
+def test_same_instance(request_ids, instance_ids, same):
+    wanted = {'name': request_ids[0], 'uuid': request_ids[1]}
+    instance = {'name': instance_ids[0], 'uuid': instance_ids[1]}
+    assert same_instance(wanted, instance) is same
