@@ -22,7 +22,7 @@ bash scripts/sanity.sh
 echo "== ansible-doc renders every module"
 listed=$(ansible-doc -l novalite.compute)
 echo "$listed"
-for module in libvirt_instance instance_reboot instance_migrate state_reconcile; do
+for module in libvirt_instance instance_reboot instance_migrate state_reconcile hypervisor_info hypervisor_service placement; do
     grep -q "^novalite.compute.$module " <<<"$listed" || { echo "ansible-doc does not list $module" >&2; exit 1; }
     ansible-doc "novalite.compute.$module" > /dev/null
 done

@@ -42,6 +42,11 @@ class InvalidInput(NovaliteError):
     """The module arguments are not acceptable; nothing was touched."""
 
 
+class NoValidHost(NovaliteError):
+    """An instance fits on no host (Nova's NoValidHost); the placements
+    and every host's reason are in the details."""
+
+
 class DomainNotManaged(NovaliteError):
     """A libvirt domain without this collection's metadata for this host:
     it is never touched (the operation stops where it met it)."""

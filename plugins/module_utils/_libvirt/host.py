@@ -15,6 +15,7 @@ from ansible_collections.novalite.compute.plugins.module_utils._common.errors im
     DomainNotManaged,
     HypervisorError,
 )
+from ansible_collections.novalite.compute.plugins.module_utils._libvirt.capabilities_xml import host_cpu, virt_types
 from ansible_collections.novalite.compute.plugins.module_utils._libvirt.domain_xml import Domain
 from ansible_collections.novalite.compute.plugins.module_utils._libvirt.guest import Guest
 from ansible_collections.novalite.compute.plugins.module_utils._libvirt.libvirt_errors import (
@@ -164,6 +165,16 @@ class Host(object):
             raise HypervisorError('this host cannot run the guest CPU %s (libvirt compareHypervisorCPU: '
                                   'incompatible)' % ' '.join(cpu_xml.split()))
         return result
+
+    def node_facts(self):
+        """What this hypervisor has: {memory_mb, vcpus, arch, virt_types, cpu}
+        (libvirt's node info and capabilities; Nova's get_available_resource)."""
+        with libvirt_errors('reading the node info and capabilities'):
+            info = self.conn.getInfo()
+            text = self.conn.getCapabilities()
+        cpu = host_cpu(text)
+        return {'memory_mb': int(info[1]), 'vcpus': int(info[2]), 'arch': cpu['arch'],
+                'virt_types': virt_types(text, cpu['arch']) if cpu['arch'] else [], 'cpu': cpu}
 
     def free_memory_mb(self):
         with libvirt_errors('reading free host memory'):

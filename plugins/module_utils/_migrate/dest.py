@@ -80,8 +80,7 @@ def check_name_free(host, migration, this_host, label, step):
 
 def free_disk_bytes(paths):
     """Free bytes where instances_path is (or will be)."""
-    stat = os.statvfs(paths.root if os.path.isdir(paths.root) else os.path.dirname(paths.root))
-    return stat.f_bavail * stat.f_frsize
+    return _paths.filesystem_space(paths)[1]
 
 
 def _remove(path):

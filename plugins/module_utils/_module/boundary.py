@@ -22,10 +22,12 @@ from ansible_collections.novalite.compute.plugins.module_utils._module.requireme
 UMASK = 0o077
 
 
-def run_module(module, engine, default_step=None):
+def run_module(module, engine, default_step=None, libraries=True):
     """Run ``engine(module).run()`` and exit the module with its result.
-    ``default_step`` names the step of an error that does not name one."""
-    missing = missing_library()
+    ``default_step`` names the step of an error that does not name one;
+    ``libraries=False`` for a module that needs neither libvirt nor lxml
+    (placement, on the controller)."""
+    missing = missing_library() if libraries else None
     if missing:
         module.fail_json(msg=missing_required_lib(missing[0]), exception=missing[1])
     os.umask(UMASK)

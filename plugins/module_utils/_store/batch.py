@@ -52,6 +52,10 @@ class DurableBatch(object):
     def stage(self, path, data):
         self._pending[path] = json.dumps(data)      # C encoder: cheap; written out indented once, at the flush
 
+    def forget(self, path):
+        """A write of ``path`` that went straight to disk (``paused``) replaces what was staged."""
+        self._pending.pop(path, None)
+
     def staged(self, path):
         """The data staged for ``path`` (a fresh dict), or None."""
         text = self._pending.get(path)
@@ -105,8 +109,9 @@ class DurableBatch(object):
                     written.append((self._write_temporary(json.loads(text)), path))
                 self._sync([tmp for tmp, _path in written] + logs)
                 while written:
-                    tmp, path = written.pop(0)
+                    tmp, path = written[0]
                     os.rename(tmp, path)
+                    written.pop(0)
             finally:
                 for tmp, _path in written:
                     _unlink_quietly(tmp)

@@ -38,7 +38,7 @@ def _listing(directory):
 
 def temporary_records(paths):
     return [os.path.join(directory, entry)
-            for directory in (paths.records_dir, paths.migrations_dir, paths.base_dir)
+            for directory in (paths.records_dir, paths.migrations_dir, paths.base_dir, paths.hosts_dir)
             for entry in _listing(directory) if entry.startswith(TMP_PREFIX)]
 
 
@@ -113,7 +113,7 @@ def _locked_unlink(lock_path, path, unless=None):
 def remove_host_leftovers(paths, finished_migrations):
     """Remove what ``host_leftovers`` lists, safely. Returns what was removed."""
     removed = []
-    for directory in (paths.records_dir, paths.migrations_dir, paths.base_dir):
+    for directory in (paths.records_dir, paths.migrations_dir, paths.base_dir, paths.hosts_dir):
         if not os.path.isdir(directory):
             continue
         with directory_writers(directory, exclusive=True):

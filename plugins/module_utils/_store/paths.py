@@ -11,6 +11,7 @@
         _locks/image-<sha1>.lock         per-image fetch lock
         _migrations/<id>.json            migration records (Nova's migrations table)
         _migrations/<id>.abort           an abort asked of a live migration's running job
+        _hosts/<sha1(compute_host)>.json this hypervisor's service state (enabled for placement or not)
         .novalite-probe-<id>             shared-storage probe of a migration
         <uuid>/                          the instance directory
             disk  disk.local  disk.swap  disk.config  disk.info
@@ -72,6 +73,16 @@ def _entries(directory):
         return []
 
 
+def filesystem_space(paths):
+    """(total bytes, free bytes) of the filesystem where instances_path is
+    (or will be: its nearest existing parent)."""
+    where = paths.root
+    while not os.path.isdir(where) and os.path.dirname(where) != where:
+        where = os.path.dirname(where)
+    stat = os.statvfs(where)
+    return stat.f_blocks * stat.f_frsize, stat.f_bavail * stat.f_frsize
+
+
 def make_traversable_parents(path):
     """Create the missing parents of ``path`` as 0755, whatever the umask."""
     missing = []
@@ -94,6 +105,7 @@ class InstancePaths(object):
         self.records_dir = os.path.join(self.root, '_records')
         self.locks_dir = os.path.join(self.root, '_locks')
         self.migrations_dir = os.path.join(self.root, '_migrations')
+        self.hosts_dir = os.path.join(self.root, '_hosts')
         self._tightened = False
 
     def instance_dir(self, uuid):
@@ -122,6 +134,11 @@ class InstancePaths(object):
 
     def abort_request(self, migration_id):
         return os.path.join(self.migrations_dir, migration_id + '.abort')
+
+    def host_service(self, compute_host):
+        """The service state of the hypervisor named ``compute_host`` (hashed,
+        as a name lock: on a shared instances_path every host has its own)."""
+        return os.path.join(self.hosts_dir, '%s.json' % hashlib.sha1(compute_host.encode('utf-8')).hexdigest())
 
     def probe(self, migration_id):
         return os.path.join(self.root, '.novalite-probe-%s' % migration_id)
@@ -158,7 +175,7 @@ class InstancePaths(object):
                     tighten_tree(os.path.join(self.root, entry))
         for path, mode in ((self.root, DIR_MODE), (self.base_dir, DIR_MODE),
                            (self.records_dir, PRIVATE_DIR_MODE), (self.locks_dir, PRIVATE_DIR_MODE),
-                           (self.migrations_dir, PRIVATE_DIR_MODE)):
+                           (self.migrations_dir, PRIVATE_DIR_MODE), (self.hosts_dir, PRIVATE_DIR_MODE)):
             if not os.path.isdir(path):
                 os.makedirs(path, mode)
                 os.chmod(path, mode)

@@ -252,6 +252,8 @@ class RecordStore(object):
         if self._batching():
             self._batch.stage(self.paths.record(record.uuid), record._data)
             return record
+        if self._batch is not None:
+            self._batch.forget(self.paths.record(record.uuid))
         self.paths.ensure_layout()
         atomic_write_json(self.paths.record(record.uuid), record._data)    # serialised, never kept
         return record

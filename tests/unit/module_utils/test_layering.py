@@ -126,6 +126,9 @@ MODULE_FLOW = {
     'instance_reboot.py': '_reboot',
     'instance_migrate.py': '_migrate',
     'state_reconcile.py': '_reconcile',
+    'hypervisor_info.py': '_host',
+    'hypervisor_service.py': '_host',
+    'placement.py': '_placement',
 }
 
 

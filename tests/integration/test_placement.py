@@ -1,0 +1,96 @@
+"""Placement on the real hypervisors of this machine: hypervisor_info's
+facts and hypervisor_service's flag on host A, then ``dest_host: auto``
+through the resize playbook, where the only host that fits is B (A is the
+source; a third inventory host, C, a logical hypervisor on A's libvirtd with
+its own compute_host and instances_path, is disabled), and a request that
+fits nowhere is refused with every host's reason before anything moves."""
+
+import os
+
+import libvirt
+
+from test_migration import TwoHosts, has_marker, stopped_with_marker
+import pytest
+
+
+@pytest.fixture
+def hosts(prefix, instances_path, tmp_path, run_module, conn):
+    pair = TwoHosts(prefix, instances_path, tmp_path, run_module, conn)
+    c_path = str(tmp_path / 'host-c')
+    with open(pair.inventory, 'a') as handle:
+        handle.write('hostC ansible_connection=local ansible_python_interpreter={py} novalite_libvirt_uri=qemu:///system '
+                     'novalite_instances_path={c}\n'.format(py=os.environ['ANSIBLE_PYTHON_INTERPRETER'], c=c_path))
+    pair.c_path = c_path
+    yield pair
+    pair.cleanup()
+
+
+def service(hosts, check=False, diff=False, **args):
+    return hosts.run_module('hypervisor_service', dict(args, compute_host='hostC', instances_path=hosts.c_path),
+                            check=check, diff=diff)
+
+
+def test_hypervisor_info_counts_what_the_records_claim(hosts):
+    empty = hosts.module('hostA', 'hypervisor_info', {})
+    facts = empty['hypervisor']
+    assert not empty['changed'] and facts['compute_host'] == 'hostA' and facts['enabled'] is True
+    assert facts['used'] == {'memory_mb': 0, 'vcpus': 0, 'disk_gb': 0} and facts['instances'] == []
+    conn_info = hosts.conn_a.getInfo()
+    assert (facts['memory_mb'], facts['vcpus']) == (conn_info[1], conn_info[2])
+    assert os.environ['NOVALITE_VIRT_TYPE'] in facts['virt_types'] and facts['arch'] == conn_info[0]
+    assert facts['cpu']['features'] and 0 < facts['free_disk_gb'] <= facts['disk_gb']
+
+    inst = hosts.spawn_a(hosts.prefix + '-i', state='stopped',
+                         flavor={'vcpus': 1, 'memory_mb': 128, 'root_gb': 1, 'ephemeral_gb': 1, 'swap_mb': 512})
+    facts = hosts.module('hostA', 'hypervisor_info', {}, check=True)['hypervisor']
+    assert facts['used'] == {'memory_mb': 128, 'vcpus': 1, 'disk_gb': 2.5}
+    assert [(i['uuid'], i['vm_state']) for i in facts['instances']] == [(inst['uuid'], 'stopped')]
+
+
+def test_hypervisor_service_disables_and_enables_with_check_diff_and_idempotency(hosts):
+    checked = service(hosts, check=True, diff=True, enabled=False, disabled_reason='firmware')
+    assert checked['changed'] and checked['diff']['after'] == {'enabled': False, 'disabled_reason': 'firmware'}
+    assert not os.path.exists(os.path.join(hosts.c_path, '_hosts')) or not os.listdir(os.path.join(hosts.c_path, '_hosts'))
+    done = service(hosts, enabled=False, disabled_reason='firmware')
+    assert done['changed'] and done['service']['enabled'] is False and done['service']['updated_at']
+    again = service(hosts, enabled=False, disabled_reason='firmware')
+    assert not again['changed']
+    facts = hosts.run_module('hypervisor_info', {'compute_host': 'hostC', 'instances_path': hosts.c_path})
+    assert (facts['hypervisor']['enabled'], facts['hypervisor']['disabled_reason']) == (False, 'firmware')
+    assert service(hosts, enabled=True)['changed']
+    assert hosts.run_module('hypervisor_info', {'compute_host': 'hostC',
+                                                'instances_path': hosts.c_path})['hypervisor']['enabled'] is True
+
+
+@pytest.mark.parametrize('args, message', [
+    ({'enabled': True, 'disabled_reason': 'x'}, 'only given with enabled=false'),
+    ({'enabled': False, 'disabled_reason': 'bad\x07bell'}, 'control character'),
+    ({'enabled': False, 'disabled_reason': '   '}, 'not blank'),
+    ({'enabled': False, 'disabled_reason': 'x' * 256}, '1 to 255'),
+], ids=['reason-while-enabling', 'control-character', 'blank', 'too-long'])
+def test_hypervisor_service_refuses_bad_input_and_writes_nothing(hosts, args, message):
+    result = service(hosts, **args)
+    assert result.get('failed') and message in result['msg'] and result['error'] == 'InvalidInput'
+    assert not os.path.isdir(os.path.join(hosts.c_path, '_hosts')) or not os.listdir(os.path.join(hosts.c_path, '_hosts'))
+
+
+def test_dest_host_auto_moves_to_the_only_host_that_fits(hosts):
+    assert service(hosts, enabled=False, disabled_reason='maintenance window')['changed']
+    inst = stopped_with_marker(hosts, hosts.prefix + '-p')
+    uuid = inst['uuid']
+
+    too_big = hosts.playbook('-e', 'instance=' + inst['name'], '-e', '{"flavor": {"vcpus": 1, "memory_mb": 16777216}}',
+                             dest='auto')
+    assert too_big.returncode != 0
+    assert 'NoValidHost' in too_big.stdout or 'fit on no host' in too_big.stdout, too_big.stdout[-3000:]
+    assert 'hostC: disabled: maintenance window' in too_big.stdout and 'hostA: excluded' in too_big.stdout
+    assert 'hostB: needs 16777216 MiB of RAM' in too_big.stdout
+    assert hosts.record(hosts.a_path, uuid)['host'] == 'hostA' and uuid not in hosts.domains(hosts.conn_b)
+
+    moved = hosts.playbook('-e', 'instance=' + inst['name'], '-e', 'confirm=true', dest='auto')
+    assert moved.returncode == 0, moved.stdout[-4000:]
+    assert '%s -> hostB' % inst['name'] in moved.stdout
+    assert hosts.record(hosts.b_path, uuid)['host'] == 'hostB'
+    assert hosts.domains(hosts.conn_b)[uuid].state()[0] == libvirt.VIR_DOMAIN_SHUTOFF
+    ok, out = has_marker(os.path.join(hosts.b_path, uuid, 'disk'))
+    assert ok, out
