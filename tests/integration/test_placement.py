@@ -64,10 +64,11 @@ def test_hypervisor_service_disables_and_enables_with_check_diff_and_idempotency
 
 @pytest.mark.parametrize('args, message', [
     ({'enabled': True, 'disabled_reason': 'x'}, 'only given with enabled=false'),
-    ({'enabled': False, 'disabled_reason': 'bad\x07bell'}, 'control character'),
+    ({'enabled': False, 'disabled_reason': 'bad\tcolumn'}, 'control character'),
+    ({'enabled': False, 'disabled_reason': 'bad\x07bell'}, 'XML cannot hold'),
     ({'enabled': False, 'disabled_reason': '   '}, 'not blank'),
     ({'enabled': False, 'disabled_reason': 'x' * 256}, '1 to 255'),
-], ids=['reason-while-enabling', 'control-character', 'blank', 'too-long'])
+], ids=['reason-while-enabling', 'control-character', 'not-xml', 'blank', 'too-long'])
 def test_hypervisor_service_refuses_bad_input_and_writes_nothing(hosts, args, message):
     result = service(hosts, **args)
     assert result.get('failed') and message in result['msg'] and result['error'] == 'InvalidInput'
