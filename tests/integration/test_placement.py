@@ -6,11 +6,13 @@ its own compute_host and instances_path, is disabled), and a request that
 fits nowhere is refused with every host's reason before anything moves."""
 
 import os
+import subprocess
 
 import libvirt
-
-from test_migration import TwoHosts, has_marker, stopped_with_marker
 import pytest
+
+from test_live_migration import counter_guest, data_on_disk, kept_counting, ticks
+from test_migration import TwoHosts, has_marker, stopped_with_marker
 
 
 @pytest.fixture
@@ -95,3 +97,44 @@ def test_dest_host_auto_moves_to_the_only_host_that_fits(hosts):
     assert hosts.domains(hosts.conn_b)[uuid].state()[0] == libvirt.VIR_DOMAIN_SHUTOFF
     ok, out = has_marker(os.path.join(hosts.b_path, uuid, 'disk'))
     assert ok, out
+
+
+MAINTENANCE = os.path.join(os.path.dirname(__file__), '..', '..', 'playbooks', 'host_maintenance.yml')
+
+
+def maintenance(hosts, *extra):
+    cmd = ['ansible-playbook', '-i', hosts.inventory, MAINTENANCE] + list(extra)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=1200, check=False,
+                          env=dict(os.environ, ANSIBLE_NOCOLOR='1'))
+
+
+def test_a_drain_empties_host_a_onto_b_running_guests_live_stopped_ones_cold(hosts):
+    assert service(hosts, enabled=False, disabled_reason='not a destination here')['changed']
+    running, written = counter_guest(hosts, hosts.prefix + '-run')
+    stopped = stopped_with_marker(hosts, hosts.prefix + '-off')
+    with open(running['console_log']) as handle:
+        seen_on_a = max(ticks(handle.read()))
+
+    drained = maintenance(hosts, '-e', 'host=hostA', '-e', '{"reason": "kernel update"}')
+    assert drained.returncode == 0, drained.stdout[-5000:]
+    assert '"how": "live"' in drained.stdout and '"how": "cold"' in drained.stdout
+    assert '"not_moved": []' in drained.stdout
+
+    a_facts = hosts.module('hostA', 'hypervisor_info', {})['hypervisor']
+    assert a_facts['instances'] == [] and a_facts['used']['memory_mb'] == 0
+    assert (a_facts['enabled'], a_facts['disabled_reason']) == (False, 'kernel update')
+    b_facts = hosts.module('hostB', 'hypervisor_info', {})['hypervisor']
+    on_b = dict((i['uuid'], i['vm_state']) for i in b_facts['instances'])
+    assert on_b == {running['uuid']: 'active', stopped['uuid']: 'stopped'}
+
+    # the running guest never stopped counting, and its data is intact on B
+    b_dir = os.path.join(hosts.b_path, running['uuid'])
+    kept_counting(os.path.join(b_dir, 'console.log'), after=seen_on_a)
+    assert data_on_disk(b_dir) == written
+    ok, out = has_marker(os.path.join(hosts.b_path, stopped['uuid'], 'disk'))
+    assert ok, out
+
+    # placement no longer chooses A; enabling puts it back
+    enabled = maintenance(hosts, '-e', 'host=hostA', '-e', 'action=enable')
+    assert enabled.returncode == 0, enabled.stdout[-3000:]
+    assert hosts.module('hostA', 'hypervisor_info', {})['hypervisor']['enabled'] is True
