@@ -34,14 +34,24 @@ def spawn_template(uri, path, compute_host, url, virt_type):
     raise SystemExit('the template instance has no record under %s' % path)
 
 
-def clone(conn, path, template, count, prefix, metadata=None):
-    """``count`` clones of the template (names ``<prefix>-<n>``); returns their uuids."""
-    with open(os.path.join(path, template['uuid'], 'libvirt.xml')) as handle:
+def clone(conn, path, template, count, prefix, metadata=None, source=None, host=None):
+    """``count`` clones of the template (names ``<prefix>-<n>``) under
+    ``path``; returns their uuids. ``source``: the template's instances_path
+    when it is another one; ``host``: the compute_host of the clones when it
+    is not the template's."""
+    source = source or path
+    with open(os.path.join(source, template['uuid'], 'libvirt.xml')) as handle:
         xml = handle.read()
+    if source != path:
+        xml = xml.replace(source, path)
+    if host:
+        xml = xml.replace('>%s<' % template['host'], '>%s<' % host)
     made = []
     for n in range(count):
         uuid, name = str(uuidlib.uuid4()), '%s-%03d' % (prefix, n)
         record = dict(template, uuid=uuid, name=name, metadata=dict(template.get('metadata') or {}, **(metadata or {})))
+        if host:
+            record['host'] = host
         directory = os.path.join(path, uuid)
         os.mkdir(directory, 0o711)
         text = xml.replace(template['uuid'], uuid).replace('>%s<' % TEMPLATE, '>%s<' % name)
@@ -63,8 +73,9 @@ def make_stale(path, uuids):
         _write(record_file, record)
 
 
-def remove(uri, path):
-    """Undefine every domain whose files are under ``path`` and remove ``path``."""
+def remove(uri, path, keep_root=False):
+    """Undefine every domain whose files are under ``path`` and remove
+    ``path`` (with ``keep_root``, only what is inside it)."""
     conn = libvirt.open(uri)
     try:
         for domain in conn.listAllDomains():
@@ -74,14 +85,26 @@ def remove(uri, path):
                 domain.undefine()
     finally:
         conn.close()
-    shutil.rmtree(path, ignore_errors=True)
+    if not keep_root:
+        shutil.rmtree(path, ignore_errors=True)
+        return
+    for entry in _listing(path):
+        target = os.path.join(path, entry)
+        if os.path.isdir(target) and not os.path.islink(target):
+            shutil.rmtree(target, ignore_errors=True)
+        else:
+            os.unlink(target)
+
+
+def _listing(path):
+    try:
+        return os.listdir(path)
+    except FileNotFoundError:
+        return []
 
 
 def _instance_dirs(path):
-    try:
-        return set(entry for entry in os.listdir(path) if not entry.startswith(('_', '.')))
-    except FileNotFoundError:
-        return set()
+    return set(entry for entry in _listing(path) if not entry.startswith(('_', '.')))
 
 
 def _write(target, data):

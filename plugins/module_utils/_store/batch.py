@@ -124,7 +124,8 @@ class DurableBatch(object):
             with os.fdopen(fd, 'w') as handle:
                 json.dump(data, handle, indent=2, sort_keys=True)
                 handle.write('\n')
-            os.chmod(tmp, self.mode)
+            if self.mode != 0o600:          # mkstemp made it 0600 already
+                os.chmod(tmp, self.mode)
         except BaseException:
             _unlink_quietly(tmp)
             raise
