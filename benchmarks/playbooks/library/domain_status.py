@@ -1,9 +1,12 @@
-#!/usr/bin/python
+# Copyright (c) 2026 novalite.compute contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The baseline of benchmarks/reconcile_bench.py: what a per-domain status
 loop costs (community.libvirt's ``virt: command=status``, one task per
 domain: open the connection, look the domain up by name, read its state).
 community.libvirt is not installable offline here, so this is the same work
 written out; it is not part of the collection."""
+
+from __future__ import annotations
 
 from ansible.module_utils.basic import AnsibleModule
 
