@@ -8,9 +8,10 @@ template: records, instance directories, defined domains; none started).
         && python benchmarks/fleet_bench.py [--sizes 5,10,20] [--instances 100] [--place 100]
 
 For each N it prints, with the time per host and per instance:
-  reconcile   playbooks/reconcile.yml over the whole fleet (forks = N): two
-              rounds of reading every host and reconciling it with every
-              report (the fleet is consistent: nothing to correct)
+  reconcile   playbooks/reconcile.yml over the whole fleet (forks = N), the
+              fleet consistent (nothing to correct: one round)
+  stale       the same with every record stale (it says running, the domain
+              is shut off): N x M corrections
   inventory   ansible-inventory --list with the novalite.compute.instances
               plugin reading every hypervisor over SSH
   placement   the placement role choosing hosts for P new instances
@@ -27,7 +28,7 @@ import time
 
 import libvirt
 
-from fleet_sim import clone, remove, spawn_template
+from fleet_sim import clone, make_stale, remove, spawn_template
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -55,15 +56,27 @@ def session_uri(n):
 
 
 def populate(count, per_host, template):
+    """Returns {host number: uuids of its clones}."""
+    made = {}
     for n in range(1, count + 1):
         remove(session_uri(n), instances_path(n), keep_root=True)
         os.makedirs(os.path.join(instances_path(n), '_records'), 0o700)
         conn = libvirt.open(session_uri(n))
         try:
-            clone(conn, instances_path(n), template, per_host, host_name(n), source=TEMPLATE_PATH, host=host_name(n))
+            made[n] = clone(conn, instances_path(n), template, per_host, host_name(n), source=TEMPLATE_PATH,
+                            host=host_name(n))
         finally:
             conn.close()
         subprocess.run(['chown', '-R', '%s:%s' % (user(n), user(n)), instances_path(n)], check=True)
+    return made
+
+
+def stale(made):
+    """Every record says running (the domains are shut off): each host has M corrections to make."""
+    for n, uuids in made.items():
+        make_stale(instances_path(n), uuids)
+        subprocess.run(['chown', '-R', '%s:%s' % (user(n), user(n)), os.path.join(instances_path(n), '_records')],
+                       check=True)
 
 
 def write_inventory(workdir, count):
@@ -137,19 +150,22 @@ def main():
                               'file://' + os.environ['NOVALITE_TEST_IMAGE'], os.environ.get('NOVALITE_VIRT_TYPE', 'kvm'))
     workdir = tempfile.mkdtemp(prefix='fleet-bench-')
     m = opts.instances
-    print('%4s %5s | %12s %9s %9s | %12s %9s %9s | %12s %9s %9s' % (
-        'N', 'M', 'reconcile s', '/host s', '/inst ms', 'inventory s', '/host s', '/inst ms',
-        'placement s', '/host s', '/inst ms'))
+    print('%4s %5s | %12s %9s %9s | %12s %9s %9s | %12s %9s %9s | %12s %9s %9s' % (
+        'N', 'M', 'reconcile s', '/host s', '/inst ms', 'stale s', '/host s', '/inst ms',
+        'inventory s', '/host s', '/inst ms', 'placement s', '/host s', '/inst ms'))
     try:
         for count in sizes:
-            populate(count, m, template)
+            made = populate(count, m, template)
             ini, plugin = write_inventory(workdir, count)
             rec = bench_reconcile(ini, count)
+            stale(made)
+            corrected = bench_reconcile(ini, count)
             inv = bench_inventory(plugin, count, m)
             place = bench_placement(workdir, ini, count, opts.place)
-            print('%4d %5d | %12.1f %9.2f %9.2f | %12.1f %9.2f %9.2f | %12.1f %9.2f %9.2f' % (
-                count, m, rec, rec / count, 1000 * rec / (count * m), inv, inv / count, 1000 * inv / (count * m),
-                place, place / count, 1000 * place / opts.place), flush=True)
+            cells = []
+            for seconds, per in ((rec, count * m), (corrected, count * m), (inv, count * m), (place, opts.place)):
+                cells.append('%12.1f %9.2f %9.2f' % (seconds, seconds / count, 1000 * seconds / per))
+            print('%4d %5d | %s' % (count, m, ' | '.join(cells)), flush=True)
     finally:
         for n in range(1, max(sizes) + 1):
             remove(session_uri(n), instances_path(n), keep_root=True)

@@ -84,28 +84,34 @@ class DurableBatch(object):
 
     # -- making it durable -------------------------------------------------------------
     def flush(self):
+        """Make what is staged durable, then release the held locks. What
+        a failing flush could not write is dropped, never kept for a later
+        flush (its locks are gone by then): the old records stand, and the
+        next reconcile plans the same corrections again."""
+        pending, self._pending = self._pending, {}
+        lines, self._lines = self._lines, {}
+        held, self._held = self._held, []
         try:
-            logs = self._write_lines()
-            if self._pending:
-                self._write_records(logs)
+            logs = self._write_lines(lines)
+            if pending:
+                self._write_records(pending, logs)
             elif logs:
                 self._sync(logs)
         finally:
-            held, self._held = self._held, []
             for context in reversed(held):
                 context.__exit__(None, None, None)
 
-    def _write_lines(self):
-        lines, self._lines = self._lines, {}
+    @staticmethod
+    def _write_lines(lines):
         for path, text in sorted(lines.items()):
             append_line(path, ''.join(text), durable=False)
         return sorted(lines)
 
-    def _write_records(self, logs):
+    def _write_records(self, pending, logs):
         with directory_writers(self.directory):
             written = []
             try:
-                for path, text in sorted(self._pending.items()):
+                for path, text in sorted(pending.items()):
                     written.append((self._write_temporary(json.loads(text)), path))
                 self._sync([tmp for tmp, _path in written] + logs)
                 while written:
@@ -115,7 +121,6 @@ class DurableBatch(object):
             finally:
                 for tmp, _path in written:
                     _unlink_quietly(tmp)
-        self._pending = {}
         fsync_path(self.directory)
 
     def _write_temporary(self, data):
