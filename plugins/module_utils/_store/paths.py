@@ -177,7 +177,7 @@ class InstancePaths(object):
                            (self.records_dir, PRIVATE_DIR_MODE), (self.locks_dir, PRIVATE_DIR_MODE),
                            (self.migrations_dir, PRIVATE_DIR_MODE), (self.hosts_dir, PRIVATE_DIR_MODE)):
             if not os.path.isdir(path):
-                os.makedirs(path, mode)
+                os.makedirs(path, mode, exist_ok=True)     # another run may make it meanwhile
                 os.chmod(path, mode)
             elif not self._tightened:
                 restrict(path, 0o066 if mode == DIR_MODE else 0o077)
