@@ -5,6 +5,17 @@
 # Usage (as root): bash scripts/test.sh
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
+# Each tier's time is printed when the next one starts, to see where a slow run went.
+tier_start=$SECONDS
+tier() {
+    if [ -n "${tier_name:-}" ]; then
+        echo "   ($tier_name: $((SECONDS - tier_start)) s; total $SECONDS s)"
+    fi
+    tier_name=$1
+    tier_start=$SECONDS
+    echo "== $*"
+}
+tier "setup"
 bash "$here/scripts/setup.sh"
 . "$here/build/novalite.env"
 cd "$here"
@@ -15,11 +26,11 @@ setsid bash tests/images/build-cloud-image.sh > build/logs/cloud-image.log 2>&1 
 image_build=$!
 # a tier that fails ends the run: the build must not outlive it
 trap 'kill -- "-$image_build" 2>/dev/null || true' EXIT
-echo "== unit tests"
+tier "unit tests"
 python -m pytest -q tests/unit
-echo "== ansible-test sanity"
+tier "ansible-test sanity"
 bash scripts/sanity.sh
-echo "== ansible-doc renders every module"
+tier "ansible-doc renders every module"
 listed=$(ansible-doc -l novalite.compute)
 echo "$listed"
 for module in libvirt_instance instance_reboot instance_migrate state_reconcile hypervisor_info hypervisor_service placement; do
@@ -28,9 +39,9 @@ for module in libvirt_instance instance_reboot instance_migrate state_reconcile 
 done
 ansible-doc -t inventory -l novalite.compute | grep -q "^novalite.compute.instances "
 ansible-doc -t inventory novalite.compute.instances > /dev/null
-echo "== ansible-lint (production profile) on roles/ and playbooks/"
+tier "ansible-lint (production profile) on roles/ and playbooks/"
 ansible-lint --profile production roles/ playbooks/
-echo "== antsibull: collection docs lint, changelog lint, changelog build (in a copy)"
+tier "antsibull: collection docs lint, changelog lint, changelog build (in a copy)"
 antsibull-docs lint-collection-docs --plugin-docs build/installed/ansible_collections/novalite/compute
 antsibull-changelog lint
 chlog=$(mktemp -d)
@@ -38,7 +49,7 @@ cp -r galaxy.yml changelogs plugins meta "$chlog"/
 (cd "$chlog" && antsibull-changelog release --version "$(sed -n 's/^version: *//p' galaxy.yml)" >/dev/null \
     && grep -q state_reconcile CHANGELOG.rst && grep -q instance_migrate CHANGELOG.rst)
 rm -rf "$chlog"
-echo "== AWX execution environment build context (ansible-builder create)"
+tier "AWX execution environment build context (ansible-builder create)"
 rm -rf build/ee-context
 ansible-builder create -f meta/execution-environment.yml -c build/ee-context >/dev/null
 for want in libvirt-python lxml; do
@@ -49,22 +60,22 @@ for want in libvirt-dev qemu-utils openssh-client libvirt-devel qemu-img; do
 done
 grep -q "novalite.compute" build/ee-context/_build/requirements.yml
 echo "EE context ok: build/ee-context"
-echo "== integration tests (real libvirtd, virt_type=$NOVALITE_VIRT_TYPE)"
-python -m pytest -q -n 2 -m "not serial" tests/integration
-echo "== integration tests that restart libvirtd (alone)"
-python -m pytest -q -m serial tests/integration
-echo "== crash points: every step of every operation killed for real, then playbooks/reconcile.yml (alone: restarts libvirtd)"
-python -m pytest -q tests/crash
-echo "== molecule: hypervisor and instance roles on this host (converge, idempotence, verify)"
+tier "integration tests (real libvirtd, virt_type=$NOVALITE_VIRT_TYPE)"
+python -m pytest -q --durations=10 -n 2 -m "not serial" tests/integration
+tier "integration tests that restart libvirtd (alone)"
+python -m pytest -q --durations=5 -m serial tests/integration
+tier "crash points: every step of every operation killed for real, then playbooks/reconcile.yml (alone: restarts libvirtd)"
+python -m pytest -q --durations=15 tests/crash
+tier "molecule: hypervisor and instance roles on this host (converge, idempotence, verify)"
 (cd extensions && molecule test)
 wait "$image_build" || { echo "building the cloud image failed:" >&2; cat build/logs/cloud-image.log >&2; exit 1; }
-echo "== molecule on Vagrant KVM hosts: the box builds, vagrant box add accepts it, molecule syntax -s vagrant"
+tier "molecule on Vagrant KVM hosts: the box builds, vagrant box add accepts it, molecule syntax -s vagrant"
 echo "   (the full scenario needs a KVM host: docs/molecule.md)"
 bash scripts/vagrant_checks.sh
-echo "== e2e: a real Debian 12 cloud image (cloud-init, config drive, guest agent) through spawn, reboot,"
+tier "e2e: a real Debian 12 cloud image (cloud-init, config drive, guest agent) through spawn, reboot,"
 echo "   migration with revert, resize with confirm and a host power loss (alone: restarts libvirtd)"
-python -m pytest -q tests/e2e
-echo "== demo playbook"
+python -m pytest -q --durations=5 tests/e2e
+tier "demo playbook"
 ansible-playbook playbooks/demo.yml -e "virt_type=$NOVALITE_VIRT_TYPE" \
     -e "image_url=file://$NOVALITE_TEST_IMAGE" -e "network=$NOVALITE_TEST_NETWORK"
-echo "== all tests passed"
+tier "all tests passed"

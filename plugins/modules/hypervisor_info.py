@@ -28,6 +28,7 @@ attributes:
     description: The module only reads.
   diff_mode:
     support: none
+    description: The module changes nothing, so there is no diff to show.
   idempotent:
     support: full
     description: It changes nothing.

@@ -12,7 +12,7 @@ description:
   - Runs on the controller (C(delegate_to=localhost), C(run_once)) and touches no hypervisor. Takes the facts of
     the hypervisors (M(novalite.compute.hypervisor_info) results) and the instances to place, and returns a host
     for each, the weights of the hosts that passed and the reason each other host was rejected.
-  - Filters, in order - excluded by the request (O(requests[].exclude_hosts), the host the instance is on now);
+  - Filters, in order - excluded by the request (C(exclude_hosts) of a request, the host the instance is on now);
     unreachable; disabled (M(novalite.compute.hypervisor_service)); virt type; architecture; CPU features;
     RAM, vCPUs and disk against C(total x ratio - reserved - claimed) (O(ram_allocation_ratio),
     O(cpu_allocation_ratio), O(disk_allocation_ratio), per host overridable with C(ratios) in its facts);
@@ -80,6 +80,7 @@ attributes:
     description: The module writes nothing; check mode returns the same placements.
   diff_mode:
     support: none
+    description: The module changes nothing, so there is no diff to show.
   idempotent:
     support: full
     description: The same facts and requests give the same placements.

@@ -84,7 +84,6 @@ def host_usage(records, migrations, this_host):
     for migration in outgoing:
         _add(used, flavor_claim(migration.get('old_flavor')))
     used['disk_gb'] = round(used['disk_gb'], 3)
-    moves = [dict((field, m.get(field)) for field in ('id', 'instance_uuid', 'instance_name', 'source_compute',
-                                                       'dest_compute', 'status', 'migration_type'))
-             for m in incoming + outgoing]
+    fields = ('id', 'instance_uuid', 'instance_name', 'source_compute', 'dest_compute', 'status', 'migration_type')
+    moves = [dict((field, m.get(field)) for field in fields) for m in incoming + outgoing]
     return {'used': used, 'instances': [_instance_view(r) for r in owned], 'migrations': moves}

@@ -13,14 +13,15 @@ BIG = {'vcpus': 4, 'memory_mb': 4096, 'root_gb': 40, 'ephemeral_gb': 10, 'swap_m
 NONE = {'memory_mb': 0, 'vcpus': 0, 'disk_gb': 0}
 
 
-def record(uuid, host=HERE, vm_state='active', flavor=SMALL, **extra):
+def record(uuid, host=HERE, vm_state='active', flavor=None, **extra):
     return dict({'uuid': uuid, 'name': 'vm-' + uuid, 'host': host, 'vm_state': vm_state, 'task_state': None,
-                 'flavor': flavor, 'metadata': {}}, **extra)
+                 'flavor': flavor or SMALL, 'metadata': {}}, **extra)
 
 
-def migration(uuid, source, dest, status, old=SMALL, new=BIG, kind='resize'):
+def migration(uuid, source, dest, status, old=None, new='big', kind='resize'):
     return {'id': 'm-' + uuid, 'instance_uuid': uuid, 'instance_name': 'vm-' + uuid, 'source_compute': source,
-            'dest_compute': dest, 'status': status, 'old_flavor': old, 'new_flavor': new, 'migration_type': kind}
+            'dest_compute': dest, 'status': status, 'old_flavor': old or SMALL, 'new_flavor': BIG if new == 'big' else new,
+            'migration_type': kind}
 
 
 def used(*flavors):

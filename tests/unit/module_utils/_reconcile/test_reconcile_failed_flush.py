@@ -1,11 +1,12 @@
 # Copyright (c) 2026 novalite.compute contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""run_all: a flush that fails (transient EIO on rename) inside execute()
-(the non-record-only instance flushes before acting) releases the earlier
-batched instances' locks, keeps their staged records, reports one error and
-goes on; the final flush writes those stale records long after their locks
+"""Regression for run_all: a flush that fails (a transient EIO on rename)
+inside execute() releases the earlier batched instances' locks and reports one
+error; the final flush must not write those stale records after their locks
 went, over what another process saved under the lock meanwhile."""
-import contextlib, json
+import contextlib
+import json
+
 from ansible_collections.novalite.compute.plugins.module_utils._reconcile.reconcile import run_all
 from ansible_collections.novalite.compute.plugins.module_utils._store import batch as _batch
 from ansible_collections.novalite.compute.plugins.module_utils._store.records import RecordStore
@@ -47,7 +48,7 @@ def test_stale(tmp_path, monkeypatch):
             yield
     monkeypatch.setattr(hv.store, 'lock', lock)
     reconciler = fakes.reconciler(hv, shutdown_timeout=30, wait_timeout=5)
-    entries, _ = reconciler.plan('both', hv.store.list())
+    entries, _actions = reconciler.plan('both', hv.store.list())
     results, errors = run_all(reconciler, entries, 'both')
     print('errors', errors, [r.get('error') for r in results])
     with open(hv.paths.record(victim)) as h:
