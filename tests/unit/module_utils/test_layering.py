@@ -8,6 +8,7 @@ plugins/module_utils/ is layers below and flows above:
     _storage           images and disks
     _module            what every module shares: boundary, argspec, hypervisor context
     _instance _reboot _migrate    one package per flow; no flow imports another
+    _placement _host _inventory   (the inventory plugin's fleet view is pure policy)
     _reconcile         recovery: the only package that reaches into the flows
 
 Imports point downward only (a package may import its own package and the
@@ -38,9 +39,10 @@ RANK = {
     '_migrate': 5,
     '_placement': 5,
     '_host': 5,
+    '_inventory': 5,
     '_reconcile': 6,
 }
-FLOWS = ('_instance', '_reboot', '_migrate', '_placement', '_host', '_reconcile')
+FLOWS = ('_instance', '_reboot', '_migrate', '_placement', '_host', '_inventory', '_reconcile')
 IMPURE = ('libvirt', 'lxml', 'ansible')
 
 
