@@ -80,6 +80,7 @@ ACTION_RESIZE_IN_PLACE = 'resize_in_place'
 ACTION_RECONCILE = 'reconcile'
 ACTION_MIGRATE = 'migrate'
 ACTION_LIVE_MIGRATE = 'live-migration'
+ACTION_EVACUATE = 'evacuate'
 # Action events of a move, as Nova names them (one per compute step).
 EVENT_PREP_RESIZE = 'compute_prep_resize'
 EVENT_RESIZE_INSTANCE = 'compute_resize_instance'

@@ -49,13 +49,19 @@ STEPS = {
     st.EVENT_ROLLBACK_LIVE_MIGRATION: ('rolling back', 'rolled back'),
     st.EVENT_ROLLBACK_LIVE_MIGRATION_DEST: ('rolling back', 'destroy domain', 'remove disks', 'rolled back'),
     st.EVENT_LIVE_MIGRATION_ABORT: ('abort',),
+    # an evacuation, on the destination (the source is down): the claim writes
+    # the migration and the record; on a shared instances_path 'create disks'
+    # only recreates what can be recreated without loss
+    st.ACTION_EVACUATE: ('claim', 'fetch image', 'create disks', 'config drive', 'guest xml', 'define domain',
+                         'start domain', 'wait for running', 'finish'),
     # state_reconcile: one step per kind of action it takes (the action's
     # own operation, a stop or a reboot say, then has its steps as well)
     st.ACTION_RECONCILE: ('destroy_domain', 'complete_deletion', 'set_error', 'clear_task_state',
                           'finish_deletion', 'reboot', 'stop', 'start', 'revert_migration', 'resume',
                           'record_power_state', 'sync_stop', 'force_stop', 'finish_resize', 'finish_migration',
                           'confirm_migration', 'complete_handover', 'remove_leftovers', 'finish_live_migration',
-                          'rollback_live_migration', 'cleanup_live_source'),
+                          'rollback_live_migration', 'cleanup_live_source', 'clean_evacuated',
+                          'complete_evacuation', 'rollback_evacuation'),
 }
 
 

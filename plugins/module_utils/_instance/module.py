@@ -1,6 +1,10 @@
 # Copyright (c) 2026 novalite.compute contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""libvirt_instance's module object: the one object that talks to AnsibleModule.
+"""The instance flow's module objects, each the one object that talks to its
+AnsibleModule: ``InstanceModule`` (libvirt_instance, here) and
+``EvacuateModule`` (instance_evacuate, in ``evacuate_module``).
+
+libvirt_instance:
 
 find the instance -> observe libvirt -> plan (pure) -> execute or, in check
 mode, only report. The plan is computed by the same function either way;
@@ -21,6 +25,7 @@ from ansible_collections.novalite.compute.plugins.module_utils._common import st
 from ansible_collections.novalite.compute.plugins.module_utils._common.errors import DomainNotManaged, InvalidInput
 from ansible_collections.novalite.compute.plugins.module_utils._common.ownership import check_owner
 from ansible_collections.novalite.compute.plugins.module_utils._common.spec import normalise
+from ansible_collections.novalite.compute.plugins.module_utils._instance.evacuate_module import EvacuateModule
 from ansible_collections.novalite.compute.plugins.module_utils._instance.lifecycle import Lifecycle
 from ansible_collections.novalite.compute.plugins.module_utils._instance.policy import is_live, managed_view, not_applied, plan
 from ansible_collections.novalite.compute.plugins.module_utils._instance.spawn import Spawner
@@ -31,6 +36,9 @@ from ansible_collections.novalite.compute.plugins.module_utils._module.lookup im
 from ansible_collections.novalite.compute.plugins.module_utils._module.runner import converge
 from ansible_collections.novalite.compute.plugins.module_utils._module.views import record_view
 from ansible_collections.novalite.compute.plugins.module_utils._store.records import InstanceRecord
+
+
+__all__ = ('InstanceModule', 'EvacuateModule')
 
 
 class InstanceModule(OnHypervisor):

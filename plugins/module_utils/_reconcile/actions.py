@@ -26,6 +26,7 @@ from ansible_collections.novalite.compute.plugins.module_utils._migrate.source i
 from ansible_collections.novalite.compute.plugins.module_utils._module.hypervisor import OnHypervisor
 from ansible_collections.novalite.compute.plugins.module_utils._reboot.policy import HARD, TASK_STATES
 from ansible_collections.novalite.compute.plugins.module_utils._store import leftovers
+from ansible_collections.novalite.compute.plugins.module_utils._store.files import remove_tree
 
 
 class ReconcileActions(OnHypervisor):
@@ -178,6 +179,57 @@ class ReconcileActions(OnHypervisor):
             self.live_dest.rollback(record, migration, final_status=final)
         else:
             self.live_source.rollback(record, migration, final_status=final, require_guest=False)
+
+    # -- evacuations (evacuation_fleet_policy) --------------------------------------------
+    def _do_clean_evacuated(self, record, guest, action, outcome):
+        """The source is back and its instance runs on the destination now
+        (Nova's _destroy_evacuated_instances): its stale domain destroyed,
+        its local disks removed unless shared, its record naming the
+        destination, its copy of the migration completed."""
+        if guest is not None:
+            guest.destroy()
+            guest.undefine(keep_nvram=True)
+        copy = self.migrations.load(outcome.id) or self._stand_in_evacuation(outcome)
+        if not action.params['shared']:
+            remove_tree(self.paths.resize_dir(outcome.instance_uuid))
+            remove_tree(self.paths.instance_dir(outcome.instance_uuid))
+            if record is not None and record.host == outcome.source:
+                self._save(record, host=outcome.dest, task_state=None, power_state=power_label(None),
+                           migration={'id': outcome.id, 'status': ms.COMPLETED, 'migration_type': 'evacuation'})
+        self.migrations.save(copy, ms.COMPLETED)
+
+    @staticmethod
+    def _stand_in_evacuation(outcome):
+        """This host's own copy of an evacuation done while it was down."""
+        return {'id': outcome.id, 'instance_uuid': outcome.instance_uuid, 'source_compute': outcome.source,
+                'dest_compute': outcome.dest, 'migration_type': 'evacuation', 'shared_storage': outcome.shared}
+
+    def _do_complete_evacuation(self, record, _guest, action, outcome):
+        copy = self._migration(outcome)
+        final = action.params['final_status']
+        self.migrations.save(copy, final)
+        if record is not None and (record.migration or {}).get('id') == outcome.id:
+            self._save(record, migration=dict(record.migration, status=final))
+
+    def _do_rollback_evacuation(self, record, guest, action, outcome):
+        """The source came back before the evacuation finished here: what it
+        built is removed (never a disk of a shared instances_path), the record
+        handed back as it was on the source, the copy closed in error."""
+        if guest is not None:
+            guest.destroy()
+            guest.undefine(keep_nvram=True)
+        if not action.params['shared']:
+            remove_tree(self.paths.instance_dir(outcome.instance_uuid))
+        if record is not None and record.host == outcome.dest:
+            meta = dict(record.system_metadata or {})
+            old_vm_state = meta.pop('old_vm_state', None) or states.ACTIVE
+            meta.pop('evacuated_from', None)
+            self._save(record, host=outcome.source, vm_state=old_vm_state, task_state=None,
+                       power_state=power_label(None), system_metadata=meta,
+                       migration={'id': outcome.id, 'status': ms.ERROR, 'migration_type': 'evacuation'})
+        copy = self.migrations.load(outcome.id)
+        if copy is not None and copy['status'] not in ms.TERMINAL:
+            self.migrations.save(copy, ms.ERROR)
 
     def _do_remove_leftovers(self, _record, _guest, action, _outcome):
         leftovers.remove_files(action.params['files'])

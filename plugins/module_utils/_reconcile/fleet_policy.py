@@ -19,7 +19,8 @@ copy of a migration record, so a move is judged from every copy:
   done about that move, so that no instance ever gets two owners.
 
 A live migration is judged by where its guest runs instead
-(``live_fleet_policy``).
+(``live_fleet_policy``), an evacuation by its destination's copy and record
+(``evacuation_fleet_policy``).
 
 ``migration_actions`` then says what one host does about one move, from its
 own record, its copy of the migration and what it sees on disk and in
@@ -33,6 +34,12 @@ from __future__ import annotations
 from ansible_collections.novalite.compute.plugins.module_utils._common import migration_states as ms
 from ansible_collections.novalite.compute.plugins.module_utils._common import states as st
 from ansible_collections.novalite.compute.plugins.module_utils._common.power_states import PowerState
+from ansible_collections.novalite.compute.plugins.module_utils._reconcile.evacuation_fleet_policy import (
+    KINDS as EVACUATION_KINDS,
+    evacuation_actions,
+    evacuation_outcome,
+    is_evacuation,
+)
 from ansible_collections.novalite.compute.plugins.module_utils._reconcile.live_fleet_policy import (
     LIVE_FINISH,
     LIVE_ROLLBACK,
@@ -129,6 +136,8 @@ def outcome_of(copies, records, reported):
 
     if is_live(first):
         return live_outcome(copies, reported, outcome)
+    if is_evacuation(first):
+        return evacuation_outcome(copies, records, reported, outcome, UNKNOWN)
 
     if statuses & {ms.CONFIRMING, ms.CONFIRMED}:
         return outcome(CONFIRM, 'the confirm was cut short', owner=dest)
@@ -196,6 +205,8 @@ def migration_actions(outcome, this_host, record, copy, observed):
         return [Action('note', outcome.reason)]
     if outcome.kind in (LIVE_FINISH, LIVE_ROLLBACK):
         return live_actions(outcome, this_host, record, copy, observed)
+    if outcome.kind in EVACUATION_KINDS:
+        return evacuation_actions(outcome, this_host, record, copy, observed)
     actions = []
     if this_host == outcome.dest:
         actions += _dest_half(outcome, record, copy, observed)

@@ -1,12 +1,14 @@
 # Copyright (c) 2026 novalite.compute contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The small file operations every durable write here is made of: appending
-whole lines, fsyncing a path, syncing a whole filesystem at once."""
+whole lines, fsyncing a path, syncing a whole filesystem at once, removing
+a directory tree for good."""
 
 from __future__ import annotations
 
 import ctypes
 import os
+import shutil
 
 TMP_PREFIX = '.tmp-'    # temporary files of interrupted writes start with it (the leftovers cleanup removes them)
 
@@ -43,3 +45,14 @@ def syncfs(directory):
         return function(fd) == 0
     finally:
         os.close(fd)
+
+
+def remove_tree(path):
+    """Remove the directory ``path`` and everything in it, if it is there,
+    and make the removal durable (its parent fsynced). Cut short, part of
+    it is left, and removing it again finishes the job."""
+    if not os.path.isdir(path):
+        return False
+    shutil.rmtree(path)
+    fsync_path(os.path.dirname(path.rstrip(os.sep)) or os.sep)
+    return True

@@ -125,6 +125,7 @@ def test_imports_point_downward_and_policies_are_pure():
 
 MODULE_FLOW = {
     'libvirt_instance.py': '_instance',
+    'instance_evacuate.py': '_instance',
     'instance_reboot.py': '_reboot',
     'instance_migrate.py': '_migrate',
     'state_reconcile.py': '_reconcile',
