@@ -682,6 +682,71 @@ class MoveRecoveryLane(RecoveryLane):
     }
 
 
+class Evacuations(object):
+    """An instance of host B whose host "died" (its QEMU killed: fenced),
+    rebuilt on host A by instance_evacuate from B's last record (a mixin).
+    B answers again for the recovery, as a host that came back."""
+
+    def dead_instance(self):
+        self.name = '%s-e%s' % (self.suite.prefix, uuidlib.uuid4().hex[:5])
+        self.uuid = None
+        self.spawn('running', host=self.b)
+        harness.kill_guests([self.uuid])
+        harness.wait_shutoff(self.b, self.uuid)
+
+    def evacuate(self, point=None):
+        args = {'record': self.b.record(self.uuid), 'source_host': 'hostB'}
+        if point is None:
+            return ok(self.a, 'instance_evacuate', args)
+        return self.armed(self.a, 'instance_evacuate', args, point)
+
+    def check(self, point):
+        """Evacuated (the owner is A): B kept nothing; rolled back (B): A
+        kept nothing and B's disks, never touched, are there."""
+        owner = self.owner()
+        if owner is self.b and not os.path.exists(os.path.join(self.b.path, self.uuid, 'disk')):
+            return ['rolled back to hostB, but its root disk is gone']
+        return []
+
+
+class EvacuateLane(Evacuations, Lane):
+    """Every step of an evacuation, killed; the recovery with B back rolls
+    it back (the evacuation never finished) and B keeps everything."""
+
+    points = tuple(name_of('evacuate', step) for step in STEPS['evacuate'])
+
+    def attempt(self, point):
+        self.dead_instance()
+        return self.evacuate(point)
+
+
+class EvacuationRecoveryLane(Evacuations, RecoveryLane):
+    """The recovery's actions on evacuations: the returned source's cleanup,
+    the destination completing its copy, and a rollback."""
+
+    STAGES = {
+        'clean_evacuated': 'evacuated',
+        'complete_evacuation': 'evacuated_and_cleaned',
+        'rollback_evacuation': 'evacuation_cut_short',
+    }
+
+    def stage_evacuated(self):
+        self.dead_instance()
+        self.evacuate()
+
+    def stage_evacuated_and_cleaned(self):
+        """B, back, has cleaned up: A completes its copy next."""
+        self.stage_evacuated()
+        base = {'mode': 'both'}
+        reports = [ok(host, 'state_reconcile', dict(base, _ansible_check_mode=True))['report']
+                   for host in (self.a, self.b)]
+        ok(self.b, 'state_reconcile', dict(base, fleet=reports, instances=[self.uuid]))
+
+    def stage_evacuation_cut_short(self):
+        self.dead_instance()
+        assert self.evacuate(name_of('evacuate', 'define domain')) == KILLED, 'the staging crash did not fire'
+
+
 def write_marker(path, uuid):
     assert qemu_io(os.path.join(path, uuid, 'disk'), 'write -P %s %s %s' % MARKER, write=True)
 
@@ -691,7 +756,8 @@ def has_marker(path, uuid):
 
 
 LANES = (CreateLane, LifecycleLane, RebootLane, MoveLane, FinishLane, RevertLane, HostRecoveryLane,
-         MoveRecoveryLane, LiveMoveLane, LiveSharedLane, LiveRollbackLane, LiveRecoveryLane)
+         MoveRecoveryLane, LiveMoveLane, LiveSharedLane, LiveRollbackLane, LiveRecoveryLane, EvacuateLane,
+         EvacuationRecoveryLane)
 VARIANTS = ('process', 'power')
 
 
