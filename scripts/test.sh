@@ -33,12 +33,14 @@ bash scripts/sanity.sh
 tier "ansible-doc renders every module"
 listed=$(ansible-doc -l novalite.compute)
 echo "$listed"
-for module in libvirt_instance instance_reboot instance_migrate state_reconcile hypervisor_info hypervisor_service placement; do
+for module in libvirt_instance instance_reboot instance_migrate instance_evacuate state_reconcile hypervisor_info \
+        hypervisor_service placement; do
     grep -q "^novalite.compute.$module " <<<"$listed" || { echo "ansible-doc does not list $module" >&2; exit 1; }
     ansible-doc "novalite.compute.$module" > /dev/null
 done
 ansible-doc -t inventory -l novalite.compute | grep -q "^novalite.compute.instances "
 ansible-doc -t inventory novalite.compute.instances > /dev/null
+ansible-doc -t filter novalite.compute.evacuation_refusal > /dev/null
 tier "ansible-lint (production profile) on roles/ and playbooks/"
 ansible-lint --profile production roles/ playbooks/
 tier "antsibull: collection docs lint, changelog lint, changelog build (in a copy)"

@@ -6,7 +6,8 @@ an evacuation, on the destination), with its uuid, name, flavor, networks
 
 Steps (``_common.steps``, action ``evacuate``), each persisted first:
 claim (the migration record, migration_type evacuation, status accepted;
-then the record naming this host, task_state rebuilding) -> the disks:
+then the record naming this host, task_state rebuilding; a claim that fails
+writes no record) -> the disks:
 from the image (fetch image, create disks, config drive) or, on a shared
 instances_path, only what can be recreated without loss -> guest xml ->
 define domain -> start domain -> wait for running (unless it was stopped)
@@ -26,13 +27,14 @@ import uuid as uuidlib
 
 from ansible_collections.novalite.compute.plugins.module_utils._common import migration_states as ms
 from ansible_collections.novalite.compute.plugins.module_utils._common import states
+from ansible_collections.novalite.compute.plugins.module_utils._common.errors import NovaliteError
 from ansible_collections.novalite.compute.plugins.module_utils._common.power_states import PowerState
 from ansible_collections.novalite.compute.plugins.module_utils._instance.evacuation_policy import EVACUATION
 from ansible_collections.novalite.compute.plugins.module_utils._instance.spawn import Spawner
 from ansible_collections.novalite.compute.plugins.module_utils._libvirt.designer import disk_mapping
 from ansible_collections.novalite.compute.plugins.module_utils._libvirt.guest_xml import write_guest_xml
 from ansible_collections.novalite.compute.plugins.module_utils._storage.rebuild import FileRebuilder
-from ansible_collections.novalite.compute.plugins.module_utils._store.operation import Operation
+from ansible_collections.novalite.compute.plugins.module_utils._store.operation import Operation, collection_error
 from ansible_collections.novalite.compute.plugins.module_utils._store.records import InstanceRecord, utcnow
 
 # what this host takes from the source's record; the rest starts afresh
@@ -66,9 +68,9 @@ class Evacuator(Spawner):
         ``record`` (from ``evacuated_record``). Returns (record, migration)."""
         op = Operation(self.store, record, states.ACTION_EVACUATE)
         created = {'dir': None, 'guest': None}
+        op.step('claim')
+        migration = self._claim(op, record, plan, source)
         with op.running(on_error=lambda _exc: self._evacuation_failed(record, created)):
-            op.step('claim')
-            migration = self._claim(op, record, plan, source)
             self._remove_earlier_guest(record)
             if plan.shared:
                 op.step('create disks')
@@ -92,7 +94,19 @@ class Evacuator(Spawner):
 
     def _claim(self, op, record, plan, source):
         """The migration record first, then the record naming this host and
-        the migration: a record never refers to a migration not written."""
+        the migration: a record never refers to a migration not written.
+        Outside ``Operation.running``: a claim that fails leaves no record
+        here in error, which would name this host as the owner of an
+        instance it never took (the source's disks would then be judged
+        stale when it comes back)."""
+        try:
+            return self._write_claim(op, record, plan, source)
+        except NovaliteError as exc:
+            raise exc.with_context(instance=record.label, step='claim')
+        except Exception as exc:
+            raise collection_error(exc, 'claim').with_context(instance=record.label, step='claim') from exc
+
+    def _write_claim(self, op, record, plan, source):
         migration = self.migrations.load(plan.migration_id) if plan.migration_id else None
         if migration is None:
             claim = {'memory_mb': record.flavor['memory_mb']}
