@@ -14,8 +14,8 @@ description:
     claimed of it, and whether it is enabled for placement (M(novalite.compute.hypervisor_service)).
   - Claims are counted as Nova's resource tracker counts them - the flavor of every instance whose record this
     host owns and that is not deleted; the new flavor of a move towards this host still in flight; the old
-    flavor of a move away from it that is not confirmed or reverted yet; both flavors of a same-host resize
-    awaiting its confirm.
+    flavor of a move away from it that is not confirmed or reverted yet; both flavors, the old and the new, of
+    a same-host resize from its start until it is confirmed or reverted.
   - RV(hypervisor) is one entry of the O(novalite.compute.placement#module:hosts) option of
     M(novalite.compute.placement).
 author:

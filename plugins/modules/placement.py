@@ -24,6 +24,10 @@ description:
   - A server group comes from the instance's metadata - C(server_group) (its name) and C(server_group_policy)
     (V(affinity), V(anti-affinity), V(soft-affinity) or V(soft-anti-affinity); default the policy its members
     declare, else V(anti-affinity)). The members are the instances with that group on every host given.
+  - A request is refused (no host, and the reason) when its policy contradicts the one its members declare, or
+    when a member declares a policy that is none of these four - the group cannot be judged, and the reason names
+    that member, its host and its policy. Such a member stays in its host's view with its resources counted, and
+    the requests of the other groups are placed as usual.
   - Requests are placed in the order given, and each choice is claimed before the next is placed (its resources
     and its group membership), so one call never overcommits a host and keeps anti-affinity among the new
     instances. Place every instance of a play in one call.

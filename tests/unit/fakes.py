@@ -13,7 +13,8 @@ are built for them.
   or never, a new domain id on every start, a domain undefined while it
   runs staying transient until destroyed), the persistent and the live XML.
   ``host.fail('define', exc)`` makes a call fail.
-* ``FakeClock`` / ``install_clock`` — virtual time for the power waits.
+* ``FakeClock`` / ``install_clock`` — virtual time for the power waits;
+  ``install_lock_clock`` — for the instance and name lock waits.
 * ``FakeImageCache`` — ImageCache's interface; a "fetch" writes a small
   real qcow2 (``qemu-img create``) into the real ``_base``.
 * ``hypervisor()`` — the real ``Hypervisor`` context on a tmp
@@ -61,6 +62,7 @@ from ansible_collections.novalite.compute.plugins.module_utils._reconcile.reconc
 from ansible_collections.novalite.compute.plugins.module_utils._storage import qemu_img as _qemu_img
 from ansible_collections.novalite.compute.plugins.module_utils._storage.image_cache import CachedImage, cache_name
 from ansible_collections.novalite.compute.plugins.module_utils._storage.rebuild import FileRebuilder
+from ansible_collections.novalite.compute.plugins.module_utils._store import locking as _locking
 from ansible_collections.novalite.compute.plugins.module_utils._store.paths import InstancePaths
 from ansible_collections.novalite.compute.plugins.module_utils._store.records import InstanceRecord, RecordStore
 from ansible_collections.novalite.compute.plugins.modules import libvirt_instance as _libvirt_instance
@@ -425,6 +427,14 @@ def install_clock(monkeypatch, clock=None):
     clock = clock or FakeClock()
     _default_clock(monkeypatch, _power.wait_for, clock)
     _default_clock(monkeypatch, _reboot.soft_reboot, clock)
+    return clock
+
+
+def install_lock_clock(monkeypatch, clock=None):
+    """Every wait for a busy lock (``file_lock``: ``RecordStore.lock`` and
+    ``name_lock``) on ``clock`` (a new FakeClock unless given)."""
+    clock = clock or FakeClock()
+    _default_clock(monkeypatch, _locking.file_lock.__wrapped__, clock)     # under its contextmanager wrapper
     return clock
 
 

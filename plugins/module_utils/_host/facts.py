@@ -13,8 +13,8 @@ from ansible_collections.novalite.compute.plugins.module_utils._module.hyperviso
 from ansible_collections.novalite.compute.plugins.module_utils._store.host_service import HostServiceStore
 from ansible_collections.novalite.compute.plugins.module_utils._store.paths import filesystem_space
 
-USAGE_FIELDS = ('uuid', 'name', 'host', 'vm_state', 'task_state', 'flavor', 'old_flavor', 'metadata', 'migration',
-                'virt_type')
+USAGE_FIELDS = ('uuid', 'name', 'host', 'vm_state', 'task_state', 'flavor', 'old_flavor', 'new_flavor', 'metadata',
+                'migration', 'virt_type')
 
 
 class HostFacts(OnHypervisor):

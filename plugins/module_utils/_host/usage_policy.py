@@ -10,7 +10,10 @@ plain dicts out), as Nova's resource tracker counts them:
 * a move away from this host that is not confirmed or reverted yet (the
   record already left) still holds the old flavor here: the source keeps its
   copy until then, and a revert comes back to it;
-* a same-host resize awaiting its confirm holds both flavors.
+* a same-host resize (or migration) holds both flavors, the old and the
+  new, from its resize_prep until it is confirmed or reverted. The record
+  names its migration only by id (``migration_ref``): the migration record
+  with that id says that both ends are this host.
 
 Records and migrations are the dicts this host keeps (``InstanceRecord``
 fields, migration records); the result feeds placement's ``used``.
@@ -48,10 +51,24 @@ def _owned(records, this_host):
     return [r for r in records if r.get('host') == this_host and r.get('vm_state') != states.DELETED]
 
 
-def _same_host_resize(record, this_host):
-    migration = record.get('migration') or {}
-    return (record.get('vm_state') == states.RESIZED and record.get('old_flavor')
+def _same_host_resize(record, by_id, this_host):
+    """Whether ``record`` is in a same-host move that still claims: resized
+    or in a resize_* task, its migration (found by the id its record keeps)
+    from this host to this host and not ended."""
+    if record.get('vm_state') != states.RESIZED and record.get('task_state') not in states.RESIZE_STATES:
+        return False
+    migration = by_id.get((record.get('migration') or {}).get('id')) or {}
+    return (migration.get('status') in ms.CLAIMING
             and migration.get('source_compute') == migration.get('dest_compute') == this_host)
+
+
+def _claims(record, by_id, this_host):
+    """The flavors ``record`` holds on this host."""
+    flavor = record.get('flavor')
+    if not _same_host_resize(record, by_id, this_host):
+        return [flavor]
+    # the record's flavor is the old one until the finish, the new one after it
+    return [record.get('old_flavor') or flavor, record.get('new_flavor') or flavor]
 
 
 def _moves(migrations, this_host, here):
@@ -74,10 +91,10 @@ def host_usage(records, migrations, this_host):
     """{'used': {memory_mb, vcpus, disk_gb}, 'instances': [...], 'migrations': [...]}."""
     used = dict((resource, 0) for resource in RESOURCES)
     owned = _owned(records, this_host)
+    by_id = dict((m.get('id'), m) for m in migrations if m.get('id'))
     for record in owned:
-        _add(used, flavor_claim(record.get('flavor')))
-        if _same_host_resize(record, this_host):
-            _add(used, flavor_claim(record.get('old_flavor')))
+        for flavor in _claims(record, by_id, this_host):
+            _add(used, flavor_claim(flavor))
     incoming, outgoing = _moves(migrations, this_host, set(r.get('uuid') for r in owned))
     for migration in incoming:
         _add(used, flavor_claim(migration.get('new_flavor') or migration.get('old_flavor')))

@@ -7,7 +7,10 @@ A request names its group in ``metadata.server_group`` and may name the
 policy in ``metadata.server_group_policy``. Without a policy it takes the
 one the group's members declare, and without members that declare one,
 ``anti-affinity``. A policy that differs from what a member declares is a
-conflict: the request is refused (it gets no host).
+conflict: the request is refused (it gets no host). So is every request of
+a group one of whose members declares a policy placement does not know
+(its ``policy_error``): the group cannot be judged. The other requests are
+placed as usual.
 
 The members are the instances of the group on any of the hosts given,
 those placed earlier in the same call included, except the request's own
@@ -59,11 +62,21 @@ def resolve_group(request, hosts):
     if group is None:
         return no_group()
     members = group_members(hosts, group, request)
-    policy, conflict = _policy_of(request, group, members)
+    policy, conflict = _unjudged(request, group, members) or _policy_of(request, group, members)
     by_host = {}
     for host, instance in members:
         by_host.setdefault(host, []).append(instance_text(instance))
     return {'name': group, 'policy': policy, 'conflict': conflict, 'by_host': by_host, 'count': len(members)}
+
+
+def _unjudged(request, group, members):
+    """(the request's policy, why the group cannot be judged) when a member
+    has an unknown policy, else None."""
+    for host, instance in members:
+        if instance['policy_error']:
+            return request['server_group_policy'], ('server group %r cannot be judged: its member %s (on %s) has an %s'
+                                                    % (group, instance_text(instance), host, instance['policy_error']))
+    return None
 
 
 def _policy_of(request, group, members):

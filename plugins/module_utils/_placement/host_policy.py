@@ -9,7 +9,9 @@ field is an ``InvalidInput`` naming where it is: ``hosts[2] (hv3): ...``,
 ``requests[0] (web1): ...`` or ``options: ...``. Unknown keys of a host or a
 request are ignored (facts and instance specs carry more than placement
 reads); unknown keys of the options, ``reserved``, ``used`` and ``ratios``
-are refused (there they can only be typing mistakes).
+are refused (there they can only be typing mistakes). A host's instance
+whose ``server_group_policy`` is unknown is no bad field: it is kept with a
+``policy_error``, which refuses only the requests of its group.
 
 A normalised host keeps its amounts per resource (``memory_mb``, ``vcpus``,
 ``disk_gb``) in four dicts: ``total``, ``reserved``, ``used`` and ``ratio``
@@ -294,7 +296,10 @@ def _instances(where, value):
 
 
 def _instance(where, value):
-    """One instance on a host; a policy without a group is dropped."""
+    """One instance on a host; a policy without a group is dropped. A policy
+    that is not one of GROUP_POLICIES is no error of the whole call: the
+    instance keeps its place (and its resources) with a ``policy_error``,
+    and only the requests of its group are refused (``group_policy``)."""
     if not isinstance(value, dict):
         raise InvalidInput('%s must be a dict, got %s' % (where, kind(value)))
     uuid = _optional_text(where, 'uuid', value.get('uuid'))
@@ -302,8 +307,12 @@ def _instance(where, value):
     if uuid is None and name is None:
         _refuse(where, 'needs a name or a uuid')
     group = _optional_text(where, 'server_group', value.get('server_group'))
-    policy = group_policy_value(where, 'server_group_policy', value.get('server_group_policy'))
-    return {'uuid': uuid, 'name': name, 'server_group': group, 'server_group_policy': policy if group else None}
+    policy, error = value.get('server_group_policy'), None
+    if not group or policy == '':
+        policy = None
+    elif policy is not None and (not isinstance(policy, str) or policy not in GROUP_POLICIES):
+        policy, error = None, 'unknown policy %s' % shown(policy)
+    return {'uuid': uuid, 'name': name, 'server_group': group, 'server_group_policy': policy, 'policy_error': error}
 
 
 # --- requests ----------------------------------------------------------------------
@@ -401,7 +410,7 @@ def claim(host, request, needs, policy):
     claimed['used'] = dict((resource, host['used'][resource] + needs[resource]) for resource in RESOURCES)
     group = request['server_group']
     member = {'uuid': request['uuid'], 'name': request['name'], 'server_group': group,
-              'server_group_policy': policy if group else None}
+              'server_group_policy': policy if group else None, 'policy_error': None}
     claimed['instances'] = host['instances'] + [member]
     return claimed
 

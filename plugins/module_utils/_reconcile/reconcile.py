@@ -19,7 +19,11 @@ from contextlib import ExitStack
 
 from ansible_collections.novalite.compute.plugins.module_utils._common import migration_states as ms
 from ansible_collections.novalite.compute.plugins.module_utils._common import states
-from ansible_collections.novalite.compute.plugins.module_utils._common.errors import DomainNotFound, NovaliteError
+from ansible_collections.novalite.compute.plugins.module_utils._common.errors import (
+    DomainNotFound,
+    LockTimeout,
+    NovaliteError,
+)
 from ansible_collections.novalite.compute.plugins.module_utils._common.failpoints import name_of, reached
 from ansible_collections.novalite.compute.plugins.module_utils._common.steps import check_step
 from ansible_collections.novalite.compute.plugins.module_utils._instance.lifecycle import Lifecycle
@@ -181,7 +185,8 @@ class Reconciler(ReconcileActions):
         fresh plan only corrects its record is corrected in the batch, and
         its lock is handed to the batch, released when the flush has made
         the record durable. Any other plan flushes the batch first and acts
-        with each write durable on its own."""
+        with each write durable on its own. A lock another operation holds
+        is waited for only once the batch released its own (``_take_lock``)."""
         uuid = entry['uuid']
         outcome = entry.get('outcome')
 
@@ -197,7 +202,7 @@ class Reconciler(ReconcileActions):
             return under_locks([lambda _look: self.store.lock(uuid, entry['name'])], look,
                                lambda fresh: self._apply(uuid, fresh, outcome))
         with ExitStack() as lock:
-            lock.enter_context(self.store.lock(uuid, entry['name']))
+            self._take_lock(lock, uuid, entry['name'], batch)
             try:
                 fresh = look(None, seen=True)       # nothing of ours changes the domain while we hold the lock
                 if only_records(fresh[2], fresh[3]['power_state']):
@@ -210,6 +215,20 @@ class Reconciler(ReconcileActions):
             except BaseException:
                 batch.flush()       # what this instance staged, before its lock goes
                 raise
+
+    def _take_lock(self, stack, uuid, name, batch):
+        """Enter the instance lock into ``stack``. While ``batch`` holds
+        other instances' locks, only a lock that is free now is taken: for a
+        busy one the batch is flushed first (its locks released), then the
+        lock is waited for as usual, so operations on the batched instances
+        never wait for the one this reconcile waits for."""
+        if batch.holding():
+            try:
+                stack.enter_context(self.store.lock(uuid, name, timeout=0))
+                return
+            except LockTimeout:
+                batch.flush()
+        stack.enter_context(self.store.lock(uuid, name))
 
     def _apply(self, uuid, look, outcome):
         record, guest, actions, observed = look

@@ -20,6 +20,10 @@ them, in the same order:
 5. the instance locks the batch was handed (``hold``) are released: nobody
    sees a record under its lock before its new content is on disk.
 
+While it ``holding()`` locks, its user never waits for another lock: a busy
+one is waited for after a flush, so nobody waits on the batched instances
+for as long as that wait lasts.
+
 A crash before the flush loses the batched corrections but not a record: the
 files on disk are the old ones (and perhaps ``.tmp-*`` files, which the
 leftovers cleanup removes); the next reconcile plans the same corrections.
@@ -69,6 +73,10 @@ class DurableBatch(object):
     def hold(self, context):
         """Keep ``context`` (an instance lock) until the flush made its record durable."""
         self._held.append(context)
+
+    def holding(self):
+        """Whether the batch holds instance locks now (released at the next flush)."""
+        return bool(self._held)
 
     def full(self):
         return len(self._pending) >= self.limit or len(self._held) >= self.limit

@@ -258,9 +258,13 @@ class RecordStore(object):
         atomic_write_json(self.paths.record(record.uuid), record._data)    # serialised, never kept
         return record
 
-    def lock(self, uuid, name=None):
+    def lock(self, uuid, name=None, timeout=None):
+        """The instance lock: waits up to ``timeout`` seconds (None: the
+        store's ``lock_timeout``; 0: one try, ``LockTimeout`` at once if
+        another operation holds it)."""
         label = 'instance %s' % (name or uuid)
-        return file_lock(self.paths.instance_lock(uuid), timeout=self.lock_timeout, what=label)
+        return file_lock(self.paths.instance_lock(uuid), timeout=self.lock_timeout if timeout is None else timeout,
+                         what=label)
 
     def name_lock(self, name):
         """Take before ``lock()``, never while holding an instance lock."""

@@ -5,7 +5,9 @@ Nova's resource tracker that usage_policy follows."""
 
 import pytest
 
+from ansible_collections.novalite.compute.plugins.module_utils._host.facts import USAGE_FIELDS
 from ansible_collections.novalite.compute.plugins.module_utils._host.usage_policy import flavor_claim, host_usage
+from ansible_collections.novalite.compute.plugins.module_utils._store.records import InstanceRecord
 
 HERE, OTHER = 'hv1', 'hv2'
 SMALL = {'vcpus': 1, 'memory_mb': 512, 'root_gb': 10, 'ephemeral_gb': 0, 'swap_mb': 0}
@@ -22,6 +24,17 @@ def migration(uuid, source, dest, status, old=None, new='big', kind='resize'):
     return {'id': 'm-' + uuid, 'instance_uuid': uuid, 'instance_name': 'vm-' + uuid, 'source_compute': source,
             'dest_compute': dest, 'status': status, 'old_flavor': old or SMALL, 'new_flavor': BIG if new == 'big' else new,
             'migration_type': kind}
+
+
+def ref(uuid, status):
+    """What a record keeps of its migration (``MigrationSource.migration_ref``): no hosts."""
+    return {'id': 'm-' + uuid, 'status': status, 'migration_type': 'resize'}
+
+
+def resizing(uuid, vm_state, task_state, flavor, status='finished', host=HERE):
+    """A record in a resize from SMALL to BIG (its flavor the old one until the finish)."""
+    return record(uuid, host=host, vm_state=vm_state, task_state=task_state, flavor=flavor, old_flavor=SMALL,
+                  new_flavor=BIG, migration=ref(uuid, status))
 
 
 def used(*flavors):
@@ -48,17 +61,57 @@ def used(*flavors):
     ([], [migration('a', HERE, OTHER, 'finished')], used(SMALL)),              # left, not confirmed: old flavor held
     ([], [migration('a', HERE, OTHER, 'reverting')], used(SMALL)),
     ([], [migration('a', HERE, OTHER, 'confirmed')], NONE),
-    ([record('a', vm_state='resized', flavor=BIG, old_flavor=SMALL,
-             migration={'source_compute': HERE, 'dest_compute': HERE})],
-     [migration('a', HERE, HERE, 'finished')], used(BIG, SMALL)),             # same-host resize: both until confirm
-    ([record('a', flavor=BIG, old_flavor=SMALL, migration={'source_compute': HERE, 'dest_compute': HERE})],
-     [migration('a', HERE, HERE, 'confirmed')], used(BIG)),
+    ([resizing('a', 'resized', None, BIG)], [migration('a', HERE, HERE, 'finished')], used(BIG, SMALL)),
+    ([record('a', flavor=BIG, migration=ref('a', 'confirmed'))], [migration('a', HERE, HERE, 'confirmed')], used(BIG)),
 ], ids=['nothing', 'one', 'two', 'stopped', 'error', 'deleted', 'other-host-record', 'incoming-in-flight',
         'incoming-live-old-flavor', 'arrived-counted-once', 'incoming-confirmed', 'incoming-error',
         'outgoing-awaiting-confirm', 'outgoing-reverting', 'outgoing-confirmed', 'same-host-resize-awaiting',
         'same-host-resize-confirmed'])
 def test_claims(records, migrations, expected):
     assert host_usage(records, migrations, HERE)['used'] == expected
+
+
+# A same-host resize holds the old and the new flavor until it is confirmed or
+# reverted (Nova keeps both allocations); the record names its migration by id
+# only, the migration record found by that id says both ends are this host.
+@pytest.mark.parametrize('records, migrations, expected', [
+    ([resizing('a', 'active', 'resize_prep', SMALL, 'pre-migrating')],
+     [migration('a', HERE, HERE, 'pre-migrating')], used(SMALL, BIG)),
+    ([resizing('a', 'active', 'resize_migrating', SMALL, 'migrating')],
+     [migration('a', HERE, HERE, 'migrating')], used(SMALL, BIG)),
+    ([resizing('a', 'active', 'resize_migrated', SMALL, 'post-migrating')],
+     [migration('a', HERE, HERE, 'post-migrating')], used(SMALL, BIG)),
+    ([resizing('a', 'active', 'resize_finish', BIG, 'post-migrating')],
+     [migration('a', HERE, HERE, 'post-migrating')], used(SMALL, BIG)),
+    ([resizing('a', 'resized', None, BIG)], [migration('a', HERE, HERE, 'finished')], used(SMALL, BIG)),
+    ([resizing('a', 'resized', 'resize_confirming', BIG, 'confirming')],
+     [migration('a', HERE, HERE, 'confirming')], used(SMALL, BIG)),
+    ([resizing('a', 'resized', 'resize_reverting', BIG, 'reverting')],
+     [migration('a', HERE, HERE, 'reverting')], used(SMALL, BIG)),
+    ([resizing('a', 'stopped', 'resize_prep', SMALL, 'pre-migrating')],
+     [migration('a', HERE, HERE, 'pre-migrating')], used(SMALL, BIG)),
+    ([resizing('a', 'resized', None, BIG), record('b')],                 # b's move is not a's
+     [migration('b', HERE, HERE, 'finished'), migration('a', HERE, HERE, 'finished')], used(SMALL, BIG, SMALL)),
+    # ended: one flavor again
+    ([record('a', flavor=BIG, migration=ref('a', 'confirmed'))], [migration('a', HERE, HERE, 'confirmed')], used(BIG)),
+    ([record('a', migration=ref('a', 'reverted'))], [migration('a', HERE, HERE, 'reverted')], used(SMALL)),
+    ([resizing('a', 'active', None, SMALL, 'error')], [migration('a', HERE, HERE, 'error')], used(SMALL)),
+    # not a same-host move, or not known to be one
+    ([resizing('a', 'resized', None, BIG)], [migration('a', OTHER, HERE, 'finished')], used(BIG)),
+    ([resizing('a', 'active', 'resize_migrating', SMALL, 'migrating')],
+     [migration('a', HERE, OTHER, 'migrating')], used(SMALL)),           # the new flavor is the other host's claim
+    ([resizing('a', 'resized', None, BIG)], [], used(BIG)),
+    ([resizing('a', 'resized', None, BIG, host=OTHER)], [migration('a', OTHER, OTHER, 'finished')], NONE),
+], ids=['prep', 'migrating', 'migrated', 'finish', 'resized', 'confirming', 'reverting', 'stopped-prep',
+        'found-by-id', 'confirmed', 'reverted', 'failed', 'arrived-from-another-host', 'leaving-for-another-host',
+        'migration-unknown', 'other-hosts-resize'])
+def test_a_same_host_resize_claims_both_flavors_until_it_ends(records, migrations, expected):
+    assert host_usage(records, migrations, HERE)['used'] == expected
+
+
+def test_host_facts_read_every_field_a_same_host_resize_claims_by():
+    fields = InstanceRecord(resizing('a', 'active', 'resize_prep', SMALL, 'pre-migrating')).fields(USAGE_FIELDS)
+    assert host_usage([fields], [migration('a', HERE, HERE, 'pre-migrating')], HERE)['used'] == used(SMALL, BIG)
 
 
 def test_the_instances_carry_flavor_and_server_group_and_the_moves_are_listed():

@@ -162,3 +162,42 @@ def test_same_instance(request_ids, instance_ids, same):
     wanted = {'name': request_ids[0], 'uuid': request_ids[1]}
     instance = {'name': instance_ids[0], 'uuid': instance_ids[1]}
     assert same_instance(wanted, instance) is same
+
+
+def unjudged(name, group='web', member_name='a', on='hv1', policy="'x'"):
+    return ("refused %s: server group %r cannot be judged: its member %s (on %s) has an unknown policy %s"
+            % (name, group, member_name, on, policy))
+
+
+# A member whose policy placement does not know (a record's metadata says so)
+# stays on its host; only the requests of its group are refused, and say why.
+@pytest.mark.parametrize('hosts, requests, expected', [
+    pytest.param([host('hv1', instances=[member('a', policy='x')])],
+                 [request('web1'), request('db1', group='db'), request('plain', group=None)],
+                 [(None, unjudged('web1')), ('hv1', None), ('hv1', None)], id='only-its-group-is-refused'),
+    pytest.param([host('hv1', instances=[member('a', policy='x')]), host('hv2')],
+                 [request('web1', policy='affinity'), request('web2', policy='soft-anti-affinity')],
+                 [(None, unjudged('web1')), (None, unjudged('web2'))], id='whatever-policy-the-request-asks'),
+    pytest.param([host('hv1', instances=[member('b', policy='anti-affinity')]),
+                  host('hv2', instances=[member('a', policy='Affinity')])],
+                 [request('web1', policy='anti-affinity')], [(None, unjudged('web1', on='hv2', policy="'Affinity'"))],
+                 id='beside-members-with-known-policies'),
+    pytest.param([host('hv1', instances=[member('a', policy='x')]), host('hv2')],
+                 [request('web1', group=None), request('web2'), request('db1', group='db')],
+                 [('hv1', None), (None, unjudged('web2')), ('hv2', None)], id='between-other-requests'),
+    pytest.param([host('hv1', instances=[member('a', policy=5)])], [request('web1')],
+                 [(None, unjudged('web1', policy='5'))], id='not-a-string'),
+    pytest.param([host('hv1', instances=[member('a', policy='x', uuid='u1')]), host('hv2')],
+                 [request('a', uuid='u1', policy='anti-affinity')], [('hv1', None)],
+                 id='the-member-itself-moving-does-not-count'),
+    pytest.param([host('hv1', instances=[member('a', group=None, policy='x')])], [request('web1')],
+                 [('hv1', None)], id='a-policy-without-a-group-is-dropped'),
+    pytest.param([host('hv1', instances=[member('a', policy='')]), host('hv2')], [request('web1')],
+                 [('hv2', None)], id='an-empty-policy-is-none-declared'),
+])
+def test_a_member_with_an_unknown_policy_refuses_only_its_groups_requests(hosts, requests, expected):
+    result = place(hosts, requests)
+    assert [(p['host'], p['reason']) for p in result['placements']] == expected
+    refused = [p for p in result['placements'] if p['reason']]
+    assert all((p['weights'], p['rejected']) == ({}, {}) for p in refused)
+    assert result['unplaced'] == [p['name'] for p in refused]

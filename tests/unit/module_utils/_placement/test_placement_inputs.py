@@ -81,6 +81,20 @@ def test_host_defaults_are_filled_in():
     assert normal['instances'] == []
 
 
+@pytest.mark.parametrize('instance, policy, error', [
+    ({'name': 'a', 'server_group': 'web', 'server_group_policy': 'affinity'}, 'affinity', None),
+    ({'name': 'a', 'server_group': 'web'}, None, None),
+    ({'name': 'a', 'server_group': 'web', 'server_group_policy': ''}, None, None),
+    ({'name': 'a', 'server_group': 'web', 'server_group_policy': 'strict'}, None, "unknown policy 'strict'"),
+    ({'name': 'a', 'server_group': 'web', 'server_group_policy': ['affinity']}, None, "unknown policy ['affinity']"),
+    ({'name': 'a', 'server_group_policy': 'strict'}, None, None),          # no group: the policy is dropped
+], ids=['known', 'none', 'empty', 'unknown', 'not-a-string', 'without-a-group'])
+def test_an_instance_with_an_unknown_group_policy_stays_in_its_hosts_view(instance, policy, error):
+    normal = normalise_hosts([host(instances=[instance])], normalise_options(None))[0]
+    assert normal['instances'] == [{'uuid': None, 'name': 'a', 'server_group': instance.get('server_group'),
+                                    'server_group_policy': policy, 'policy_error': error}]
+
+
 def test_request_defaults_are_filled_in():
     normal = normalise_requests([request()])[0]
     assert normal == {'name': 'web1', 'uuid': None,
@@ -157,9 +171,6 @@ BAD_HOSTS = [
                  'hosts[0] (hv1): instances[1]: needs a name or a uuid', id='instance-without-name-or-uuid'),
     pytest.param([host(instances=[{'name': 3}])], 'hosts[0] (hv1): instances[0]: name must be a string, got 3',
                  id='instance-name-not-a-string'),
-    pytest.param([host(instances=[{'name': 'a', 'server_group': 'web', 'server_group_policy': 'strict'}])],
-                 "hosts[0] (hv1): instances[0]: server_group_policy must be one of affinity, anti-affinity, "
-                 "soft-affinity, soft-anti-affinity, got 'strict'", id='instance-unknown-group-policy'),
 ]
 
 

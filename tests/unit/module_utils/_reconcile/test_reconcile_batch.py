@@ -7,7 +7,8 @@ few syncfs for all of them, their locks held until the flush and released
 after it; an instance whose plan acts on its domain (stopped in the record,
 running in libvirt: force_stop) flushes the batch and writes durably on its
 own; one batched instance failing is reported alone, what it staged is
-flushed and its lock released."""
+flushed and its lock released; a lock another operation holds is waited for
+only after the batch flushed and released the locks it held."""
 
 from __future__ import annotations
 
@@ -137,8 +138,8 @@ def test_one_failing_batched_instance_is_reported_and_the_others_are_corrected(h
     real_lock = hv.store.lock
 
     @contextlib.contextmanager
-    def lock(uuid, name=None):
-        with real_lock(uuid, name):
+    def lock(uuid, name=None, timeout=None):
+        with real_lock(uuid, name, timeout):
             try:
                 yield
             finally:
@@ -162,3 +163,65 @@ def test_one_failing_batched_instance_is_reported_and_the_others_are_corrected(h
     with hv.store.lock(failing):
         pass
     assert all(not locked(hv, uuid) for uuid in SHUT_OFF + [STARTED])
+
+
+class _OtherOperation(fakes.FakeClock):
+    """Virtual time for the instance lock waits, and the other operation
+    that holds ``busy``'s lock: at each wait it notes which of the other
+    instances' locks are held and what their record files say, and after
+    the first wait (if ``finishes``) it gives the lock back."""
+
+    def __init__(self, hv, busy, finishes):
+        super().__init__()
+        self.hv = hv
+        self.busy = busy
+        self.finishes = finishes
+        self.fd = try_lock(hv.paths.instance_lock(busy))
+        self.waits = []
+
+    def sleep(self, seconds):
+        others = [uuid for uuid in SHUT_OFF + [STARTED] if uuid != self.busy]
+        self.waits.append((set(uuid for uuid in others if locked(self.hv, uuid)),
+                           dict((uuid, _on_disk(self.hv, uuid)) for uuid in others)))
+        if self.finishes:
+            self.done()
+        super().sleep(seconds)
+
+    def done(self):
+        if self.fd is not None:
+            release(self.fd)
+            self.fd = None
+
+
+def _on_disk(hv, uuid):
+    with open(hv.paths.record(uuid)) as handle:
+        return json.load(handle)['power_state']
+
+
+# plan order: off0, off1, started (a domain action: flushes the batch), off2, off3
+@pytest.mark.parametrize('busy, batched_before, finishes', [
+    (SHUT_OFF[0], [], True),                # the batch holds nothing yet
+    (SHUT_OFF[1], SHUT_OFF[:1], True),
+    (STARTED, SHUT_OFF[:2], True),
+    (SHUT_OFF[2], [], True),                # started's flush emptied the batch
+    (SHUT_OFF[3], SHUT_OFF[2:3], True),
+    (SHUT_OFF[1], SHUT_OFF[:1], False),     # never given back: that instance fails alone
+])
+def test_a_busy_lock_is_waited_for_only_after_the_batch_released_its_own(
+        hv, monkeypatch, busy, batched_before, finishes):
+    other = _OtherOperation(hv, busy, finishes)
+    fakes.install_lock_clock(monkeypatch, other)
+    before = state(hv, busy)
+    try:
+        _planned, results, errors = reconcile(hv)
+    finally:
+        other.done()
+    assert other.waits, 'the busy lock was not waited for'
+    for held, records in other.waits:
+        assert held == set()            # nobody waits for the batched instances meanwhile...
+        assert all(records[uuid] == 'shutdown' for uuid in batched_before)     # ...their records are durable
+    failed = [r['uuid'] for r in results if 'error' in r]
+    assert (errors, failed) == ((0, []) if finishes else (1, [busy]))
+    for uuid in SHUT_OFF + [STARTED]:
+        assert state(hv, uuid) == (('stopped', None, 'shutdown') if finishes or uuid != busy else before)
+        assert not locked(hv, uuid)

@@ -38,13 +38,13 @@ def test_stale(tmp_path, monkeypatch):
     victim = SHUT_OFF[0]
 
     @contextlib.contextmanager
-    def lock(uuid, name=None):
+    def lock(uuid, name=None, timeout=None):
         if uuid == SHUT_OFF[2]:
             with other.lock(victim):      # succeeds: the victim's lock was released by the failed flush
                 r = other.load(victim)
                 r.vm_state, r.task_state, r.power_state = 'active', None, 'running'
                 other.save(r)
-        with real_lock(uuid, name):
+        with real_lock(uuid, name, timeout):
             yield
     monkeypatch.setattr(hv.store, 'lock', lock)
     reconciler = fakes.reconciler(hv, shutdown_timeout=30, wait_timeout=5)

@@ -329,6 +329,17 @@ def test_full_at_the_limit_of_records_or_of_held_locks(store):
     assert not batch.full() and events == [('exit', 'b'), ('exit', 'a')]
 
 
+def test_holding_while_it_keeps_locks_until_their_flush(store):
+    batch = DurableBatch(store.paths.records_dir)
+    assert not batch.holding()
+    batch.stage(os.path.join(store.paths.records_dir, UUID + '.json'), {'uuid': UUID})
+    assert not batch.holding()              # staged records alone keep nobody waiting
+    batch.hold(Held([]))
+    assert batch.holding()
+    batch.flush()
+    assert not batch.holding()
+
+
 def test_expected_task_state_is_checked_against_the_staged_record(store):
     save(store, UUID, task_state=None)
     with store.batch():

@@ -16,6 +16,7 @@ from ansible_collections.novalite.compute.plugins.module_utils._common.errors im
 from ansible_collections.novalite.compute.plugins.module_utils._store import records as _records
 from ansible_collections.novalite.compute.plugins.module_utils._store.paths import InstancePaths
 from ansible_collections.novalite.compute.plugins.module_utils._store.records import InstanceRecord, RecordStore
+from ansible_collections.novalite.compute.tests.unit import fakes
 
 UUID = '3f2b0f0e-1111-4a4a-9b9b-0123456789ab'
 
@@ -150,6 +151,23 @@ def test_instance_lock_is_exclusive_across_processes(store):
     finally:
         holder.join()
     with store.lock(UUID):   # released when the holder exits
+        pass
+
+
+@pytest.mark.parametrize('timeout, waited', [
+    (None, 0.5),        # the store's lock_timeout
+    (0, 0.0),           # one try
+    (0.2, 0.2),
+])
+def test_instance_lock_waits_for_its_timeout_or_the_stores(store, monkeypatch, timeout, waited):
+    clock = fakes.install_lock_clock(monkeypatch)
+    with store.lock(UUID):
+        with pytest.raises(LockTimeout, match='instance web1 is held by another operation'):
+            with store.lock(UUID, 'web1', timeout=timeout):
+                pass
+    assert waited <= clock.slept < waited + 0.5     # the last sleep (0.5 s at most) passes the deadline
+    assert (clock.slept == 0) == (waited == 0)
+    with store.lock(UUID, timeout=0):
         pass
 
 
