@@ -708,6 +708,13 @@ class Evacuations(object):
             return ['rolled back to hostB, but its root disk is gone']
         return []
 
+    def reset(self):
+        """Each attempt starts from a new instance: this one is deleted
+        where it ended (a guest left running would slow every later wave)."""
+        owner = self.owner()
+        if owner is not None:
+            ok(owner, 'libvirt_instance', {'name': self.name, 'state': 'absent'})
+
 
 class EvacuateLane(Evacuations, Lane):
     """Every step of an evacuation, killed; the recovery with B back rolls
