@@ -15,7 +15,8 @@ import time
 import libvirt
 import pytest
 
-from test_migration import TwoHosts
+from test_live_migration_shared import SharedPair
+from test_migration import TwoHosts, has_marker, write_marker
 
 ROOT = os.path.join(os.path.dirname(__file__), '..', '..')
 EVACUATE = os.path.join(ROOT, 'playbooks', 'evacuate.yml')
@@ -182,3 +183,70 @@ def test_a_dead_host_is_evacuated_and_cleaned_up_when_it_returns(fleet, console)
     assert 'cannot read' not in warnings
     assert set(listed['hypervisor_hostA']['hosts']) >= set(names)
     assert 'hypervisor_hostB' not in listed or not set(names) & set(listed['hypervisor_hostB'].get('hosts', []))
+
+
+@pytest.fixture
+def shared(prefix, tmp_path, run_module):
+    pair = SharedPair(prefix, tmp_path, run_module)
+    yield pair
+    pair.cleanup()
+
+
+def test_on_a_shared_instances_path_the_disks_are_kept_and_never_removed(shared):
+    """Host C (sharing host A's instances_path) "died" with a stopped
+    instance whose root disk holds a marker: A rebuilds it on the same
+    disk files, and C's return removes only its domain."""
+    made = shared.module('hostC', 'libvirt_instance', {
+        'name': shared.prefix + '-es', 'state': 'stopped', 'virt_type': os.environ['NOVALITE_VIRT_TYPE'],
+        'image': {'url': 'file://' + os.environ['NOVALITE_TEST_IMAGE']}, 'flavor': FLAVOR})
+    assert not made.get('failed'), made.get('msg')
+    uuid = made['instance']['uuid']
+    disk = os.path.join(shared.path, uuid, 'disk')
+    write_marker(disk)
+    inode = os.stat(disk).st_ino
+    known = shared.record(uuid)
+
+    preview = shared.module('hostA', 'instance_evacuate', {'record': known, 'source_host': 'hostC'}, check=True)
+    assert not preview.get('failed') and preview['changed'], preview.get('msg')
+    assert preview['evacuation']['shared_storage'] is True and 'disks kept' in preview['evacuation']['reason']
+    assert shared.state('hostA', uuid) is None
+
+    done = shared.module('hostA', 'instance_evacuate', {'record': known, 'source_host': 'hostC'})
+    assert not done.get('failed'), done.get('msg')
+    assert done['evacuation']['action'] == 'rebuild' and done['evacuation']['powered_on'] is False
+    assert os.stat(disk).st_ino == inode and has_marker(disk)[0], 'the shared root disk was not kept'
+    record = shared.record(uuid)
+    assert (record['host'], record['vm_state'], record['task_state']) == ('hostA', 'stopped', None)
+    assert shared.migration(record['migration']['id'])['shared_storage'] is True
+    assert shared.state('hostA', uuid) == libvirt.VIR_DOMAIN_SHUTOFF
+
+    # C comes back: its domain is destroyed, the disks are the instance's on A and stay
+    cleaned = _run(['ansible-playbook', '-i', shared.inventory, RECONCILE])
+    assert cleaned.returncode == 0, cleaned.stdout[-3000:]
+    assert 'clean_evacuated' in cleaned.stdout and 'disks kept' in cleaned.stdout, cleaned.stdout[-3000:]
+    assert shared.state('hostC', uuid) is None and shared.state('hostA', uuid) == libvirt.VIR_DOMAIN_SHUTOFF
+    assert os.stat(disk).st_ino == inode and has_marker(disk)[0]
+    assert shared.migration(record['migration']['id'])['status'] == 'completed'
+    started = shared.module('hostA', 'libvirt_instance', {'name': shared.prefix + '-es', 'state': 'running'})
+    assert not started.get('failed'), started.get('msg')
+
+
+def test_bad_evacuation_requests_are_refused_and_change_nothing(shared):
+    made = shared.module('hostC', 'libvirt_instance', {
+        'name': shared.prefix + '-eb', 'state': 'stopped', 'virt_type': os.environ['NOVALITE_VIRT_TYPE'],
+        'image': {'url': 'file://' + os.environ['NOVALITE_TEST_IMAGE']}, 'flavor': FLAVOR})
+    uuid = made['instance']['uuid']
+    known = shared.record(uuid)
+    before = json.dumps(known, sort_keys=True)
+    cases = [
+        ({'record': dict(known, networks=[{'network': known['networks'][0]['network']}]) if known['networks']
+          else dict(known, uuid='x'), 'source_host': 'hostC'}, 'validate input'),
+        ({'record': known, 'source_host': 'hostA'}, 'validate input'),           # the destination itself
+        ({'record': known, 'source_host': 'hostX'}, 'plan'),                     # its record names hostC
+    ]
+    for args, step in cases:
+        refused = shared.module('hostA', 'instance_evacuate', args)
+        assert refused.get('failed') and refused['step'] == step, (args, refused)
+        assert shared.prefix + '-eb' in refused['msg'], refused['msg']
+        assert json.dumps(shared.record(uuid), sort_keys=True) == before
+        assert shared.state('hostA', uuid) is None
