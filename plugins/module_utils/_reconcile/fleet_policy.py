@@ -35,6 +35,7 @@ from ansible_collections.novalite.compute.plugins.module_utils._common import mi
 from ansible_collections.novalite.compute.plugins.module_utils._common import states as st
 from ansible_collections.novalite.compute.plugins.module_utils._common.power_states import PowerState
 from ansible_collections.novalite.compute.plugins.module_utils._reconcile.evacuation_fleet_policy import (
+    EVACUATED,
     KINDS as EVACUATION_KINDS,
     evacuation_actions,
     evacuation_outcome,
@@ -213,6 +214,15 @@ def migration_actions(outcome, this_host, record, copy, observed):
     if this_host == outcome.source:
         actions += _source_half(outcome, record, copy, observed)
     return actions
+
+
+def recovered_as_usual(outcome, this_host, record):
+    """Whether this host's instance, besides its part of the move, goes
+    through the usual recovery and power sync in the same run: an
+    evacuated instance is its destination's and idle while the copies are
+    only being completed (its guest may have died meanwhile)."""
+    return outcome.kind == EVACUATED and this_host == outcome.dest and record.host == this_host \
+        and record.task_state is None
 
 
 def _open(copy):

@@ -37,6 +37,7 @@ from ansible_collections.novalite.compute.plugins.module_utils._reboot.reboot im
 from ansible_collections.novalite.compute.plugins.module_utils._reconcile.actions import ReconcileActions
 from ansible_collections.novalite.compute.plugins.module_utils._reconcile.fleet_policy import (
     fleet_view,
+    recovered_as_usual,
     migration_actions,
     migration_summary,
     record_summary,
@@ -89,17 +90,25 @@ class Reconciler(ReconcileActions):
         if outcome is not None and mode in ('recover', 'both'):
             copy = self.migrations.load(outcome.id)
             actions = migration_actions(outcome, self.this_host, record, copy, observed)
+            if record is not None and recovered_as_usual(outcome, self.this_host, record):
+                actions = actions + self._usual_actions(record, observed, owner, mode)
         elif record is None:
             actions = []
         else:
-            actions = []
-            if mode in ('recover', 'both'):
-                actions = recover(record, observed, owner, self.this_host, self.resume)
-            if mode in ('sync', 'both') and not changes(actions):
-                actions = actions + sync(record, observed, owner, self.this_host)
+            actions = self._usual_actions(record, observed, owner, mode)
         if observed['leftovers'] and mode in ('recover', 'both'):
             actions = actions + [Action('remove_leftovers', 'files of an interrupted write',
                                         files=observed['leftovers'])]
+        return actions
+
+    def _usual_actions(self, record, observed, owner, mode):
+        """The recovery and power-sync tables for an instance whose moves
+        are settled (or leave it to them)."""
+        actions = []
+        if mode in ('recover', 'both'):
+            actions = recover(record, observed, owner, self.this_host, self.resume)
+        if mode in ('sync', 'both') and not changes(actions):
+            actions = actions + sync(record, observed, owner, self.this_host)
         return actions
 
     def report(self, records):

@@ -138,3 +138,18 @@ def test_a_claim_that_cannot_be_written_leaves_no_record(pair, monkeypatch):
         evacuate(alive, known)
     assert caught.value.step == 'claim' and 'No space left' in caught.value.message
     assert alive.store.load(UUID) is None
+
+
+def test_an_evacuated_guest_that_died_is_synced_while_its_copies_are_completed(pair):
+    """The evacuation's part and the power sync in the same run: a second
+    run must find nothing to do (the crash suite's power-loss variant)."""
+    dead, alive = pair
+    evacuate(alive, dead.store.load(UUID).to_dict())
+    alive.host.guest_by_uuid(UUID).crash()
+    first = reconcile(dead, alive)
+    assert first['hv1'] == ['clean_evacuated'] and first['hv2'] == ['record_power_state', 'sync_stop']
+    second = reconcile(dead, alive)
+    assert second['hv2'] == ['complete_evacuation']
+    assert alive.store.load(UUID).vm_state == 'stopped'
+    third = reconcile(dead, alive)
+    assert not [kind for kind in third['hv1'] + third['hv2'] if kind != 'note']
