@@ -174,9 +174,9 @@ def test_a_dead_host_is_evacuated_and_cleaned_up_when_it_returns(fleet, console)
         assert uuid not in on_b
         listing = subprocess.run(fleet.ssh + ['test', '-e', os.path.join(fleet.b_path, uuid)], check=False)
         assert listing.returncode != 0, 'the local disks of %s are still on hostB' % name
-        b_record = json.loads(subprocess.run(fleet.ssh + ['cat', os.path.join(fleet.b_path, '_records',
-                                                                             uuid + '.json')],
-                                             capture_output=True, text=True, check=True).stdout)
+        b_record_path = os.path.join(fleet.b_path, '_records', uuid + '.json')
+        b_record = json.loads(subprocess.run(fleet.ssh + ['cat', b_record_path], capture_output=True, text=True,
+                                             check=True).stdout)
         assert b_record['host'] == 'hostA'
         record = fleet.record(fleet.a_path, uuid)
         assert fleet.migration(fleet.a_path, record['migration']['id'])['status'] == 'completed'

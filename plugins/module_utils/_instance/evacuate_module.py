@@ -172,6 +172,8 @@ class EvacuateModule(OnHypervisor):
         if record is not None:
             evacuation['migration'] = record.migration['id']
         shown = record if record is not None else local
-        instance = record_view(shown, self.paths) if shown is not None else {'uuid': known['uuid'],
-                                                                              'name': known['name']}
+        if shown is not None:
+            instance = record_view(shown, self.paths)
+        else:
+            instance = {'uuid': known['uuid'], 'name': known['name']}
         return {'changed': plan.acts, 'evacuation': evacuation, 'instance': instance}
