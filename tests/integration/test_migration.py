@@ -489,6 +489,26 @@ def test_reconcile_playbook_decides_ownership_from_every_host(hosts, tmp_path):
     assert uuid not in hosts.domains(hosts.conn_a)
     assert os.path.exists(os.path.join(inst['instance_dir'], 'disk'))
     assert hosts.record(hosts.a_path, uuid)['host'] == 'hostA'     # A's own record is left as it was
+    # Round 2 runs because round 1 changed something; in check mode, and on a
+    # fleet round 1 found consistent, it is skipped on every host.
+    assert _round_two_ran(done.stdout) == {'hostA': True, 'hostB': True}, done.stdout[-3000:]
+    assert _round_two_ran(preview.stdout) == {'hostA': False, 'hostB': False}, preview.stdout[-3000:]
+    again = subprocess.run(['ansible-playbook', '-i', hosts.inventory, playbook], capture_output=True, text=True,
+                           check=False)
+    assert again.returncode == 0 and 'changed=0' in again.stdout and 'changed=1' not in again.stdout, \
+        again.stdout[-3000:]
+    assert _round_two_ran(again.stdout) == {'hostA': False, 'hostB': False}, again.stdout[-3000:]
+
+
+def _round_two_ran(stdout):
+    """Per host: did the round 2 read of reconcile.yml run (ok or changed) or was it skipped."""
+    play = stdout.split('PLAY [Round 2 - read every hypervisor again]', 1)[1].split('PLAY [', 1)[0]
+    ran = {}
+    for line in play.splitlines():
+        for verdict, value in (('ok: [', True), ('changed: [', True), ('skipping: [', False)):
+            if line.startswith(verdict):
+                ran[line[len(verdict):].split(']', 1)[0]] = value
+    return ran
 
 
 def test_inventory_plugin_lists_instances_of_both_hosts(hosts, tmp_path):
