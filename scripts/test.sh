@@ -41,6 +41,7 @@ done
 ansible-doc -t inventory -l novalite.compute | grep -q "^novalite.compute.instances "
 ansible-doc -t inventory novalite.compute.instances > /dev/null
 ansible-doc -t filter novalite.compute.evacuation_refusal > /dev/null
+ansible-doc -t filter novalite.compute.drain_plan > /dev/null
 tier "ansible-lint (production profile) on roles/ and playbooks/"
 ansible-lint --profile production roles/ playbooks/
 tier "antsibull: collection docs lint, changelog lint, changelog build (in a copy)"

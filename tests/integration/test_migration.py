@@ -500,6 +500,24 @@ def test_reconcile_playbook_decides_ownership_from_every_host(hosts, tmp_path):
     assert _round_two_ran(again.stdout) == {'hostA': False, 'hostB': False}, again.stdout[-3000:]
 
 
+def test_reconcile_playbook_settles_power_corrections_in_one_round(hosts):
+    """A stopped instance started behind the collection's back is stopped
+    again by round 1 on its host alone: round 2 is skipped, and a second
+    run has nothing to do."""
+    inst = hosts.spawn_a(hosts.prefix + '-p', state='stopped')
+    hosts.conn_a.lookupByUUIDString(inst['uuid']).create()
+    playbook = os.path.join(os.path.dirname(PLAYBOOK), 'reconcile.yml')
+    done = subprocess.run(['ansible-playbook', '-i', hosts.inventory, playbook], capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert '%s (%s): ' % (inst['name'], inst['uuid']) in done.stdout, done.stdout[-3000:]
+    assert hosts.domains(hosts.conn_a)[inst['uuid']].state()[0] == libvirt.VIR_DOMAIN_SHUTOFF
+    assert _round_two_ran(done.stdout) == {'hostA': False, 'hostB': False}, done.stdout[-3000:]
+    again = subprocess.run(['ansible-playbook', '-i', hosts.inventory, playbook], capture_output=True, text=True,
+                           check=False)
+    assert again.returncode == 0 and 'changed=1' not in again.stdout, again.stdout[-3000:]
+
+
 def _round_two_ran(stdout):
     """Per host: did the round 2 read of reconcile.yml run (ok or changed) or was it skipped."""
     play = stdout.split('PLAY [Round 2 - read every hypervisor again]', 1)[1].split('PLAY [', 1)[0]

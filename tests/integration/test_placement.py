@@ -10,6 +10,7 @@ import subprocess
 
 import libvirt
 import pytest
+from lxml import etree
 
 from test_live_migration import counter_guest, data_on_disk, kept_counting, ticks
 from test_migration import TwoHosts, has_marker, stopped_with_marker
@@ -41,12 +42,26 @@ def test_hypervisor_info_counts_what_the_records_claim(hosts):
     assert (facts['memory_mb'], facts['vcpus']) == (conn_info[1], conn_info[2])
     assert os.environ['NOVALITE_VIRT_TYPE'] in facts['virt_types'] and facts['arch'] == conn_info[0]
     assert facts['cpu']['features'] and 0 < facts['free_disk_gb'] <= facts['disk_gb']
+    # every feature of the CPU, its model's own included (capabilities list
+    # only those beyond the model): lists of hosts of other models compare
+    listed = set(f.get('name') for f in
+                 etree.fromstring(hosts.conn_a.getCapabilities().encode()).findall('host/cpu/feature'))
+    assert listed < set(facts['cpu']['features']) and 'fpu' in facts['cpu']['features'] and 'fpu' not in listed
 
     inst = hosts.spawn_a(hosts.prefix + '-i', state='stopped',
                          flavor={'vcpus': 1, 'memory_mb': 128, 'root_gb': 1, 'ephemeral_gb': 1, 'swap_mb': 512})
     facts = hosts.module('hostA', 'hypervisor_info', {}, check=True)['hypervisor']
     assert facts['used'] == {'memory_mb': 128, 'vcpus': 1, 'disk_gb': 2.5}
-    assert [(i['uuid'], i['vm_state']) for i in facts['instances']] == [(inst['uuid'], 'stopped')]
+    assert [(i['uuid'], i['vm_state'], i['power_state']) for i in facts['instances']] == [
+        (inst['uuid'], 'stopped', 'shutdown')]
+    # the power state is libvirt's at this look, not the record's
+    domain = hosts.conn_a.lookupByUUIDString(inst['uuid'])
+    domain.create()
+    try:
+        facts = hosts.module('hostA', 'hypervisor_info', {})['hypervisor']
+        assert [(i['vm_state'], i['power_state']) for i in facts['instances']] == [('stopped', 'running')]
+    finally:
+        domain.destroy()
 
 
 def test_hypervisor_service_disables_and_enables_with_check_diff_and_idempotency(hosts):
@@ -115,10 +130,20 @@ def test_a_drain_empties_host_a_onto_b_running_guests_live_stopped_ones_cold(hos
     with open(running['console_log']) as handle:
         seen_on_a = max(ticks(handle.read()))
 
+    # check mode: the plan, and nothing moves
+    preview = maintenance(hosts, '--check', '-e', 'host=hostA', '-e', '{"reason": "kernel update"}')
+    assert preview.returncode == 0, preview.stdout[-5000:]
+    assert '"moved": []' in preview.stdout and '"would_move": [' in preview.stdout, preview.stdout[-3000:]
+    assert '"how": "live"' in preview.stdout and '"how": "cold"' in preview.stdout, preview.stdout[-3000:]
+    assert 'hostA would stay disabled' in preview.stdout
+    a_facts = hosts.module('hostA', 'hypervisor_info', {})['hypervisor']
+    assert sorted(i['uuid'] for i in a_facts['instances']) == sorted([running['uuid'], stopped['uuid']])
+    assert a_facts['enabled'] is True
+
     drained = maintenance(hosts, '-e', 'host=hostA', '-e', '{"reason": "kernel update"}')
     assert drained.returncode == 0, drained.stdout[-5000:]
     assert '"how": "live"' in drained.stdout and '"how": "cold"' in drained.stdout
-    assert '"not_moved": []' in drained.stdout
+    assert '"not_moved": []' in drained.stdout and '"would_move": []' in drained.stdout
 
     a_facts = hosts.module('hostA', 'hypervisor_info', {})['hypervisor']
     assert a_facts['instances'] == [] and a_facts['used']['memory_mb'] == 0

@@ -37,4 +37,7 @@ class HostFacts(OnHypervisor):
                  'disk_gb': round(total / float(GiB), 3), 'free_disk_gb': round(free / float(GiB), 3)}
         facts.update(node)
         facts.update(usage)
+        seen = dict((guest.uuid, guest.power_state().label) for guest in self.host.list_guests_seen())
+        for instance in facts['instances']:
+            instance['power_state'] = seen.get(instance['uuid'])
         return facts

@@ -31,6 +31,21 @@ def host_cpu(text):
     return facts
 
 
+def host_cpu_xml(text):
+    """The ``<host><cpu>`` element of the capabilities as XML text (what
+    ``virConnectBaselineCPU`` takes), or None when there is none."""
+    cpu = _parse(text).find('host/cpu')
+    return None if cpu is None else etree.tostring(cpu, encoding='unicode')
+
+
+def required_features(cpu_xml):
+    """The names of the features a ``<cpu>`` requires (no policy counts as
+    require), sorted: those a baseline with expanded features lists."""
+    cpu = _parse(cpu_xml)
+    return sorted(f.get('name') for f in cpu.findall('feature')
+                  if f.get('name') and f.get('policy', 'require') in ('require', 'force'))
+
+
 def virt_types(text, arch):
     """The domain types (``kvm``, ``qemu``) of the guests for ``arch``, sorted."""
     found = set()

@@ -15,7 +15,12 @@ from ansible_collections.novalite.compute.plugins.module_utils._common.errors im
     DomainNotManaged,
     HypervisorError,
 )
-from ansible_collections.novalite.compute.plugins.module_utils._libvirt.capabilities_xml import host_cpu, virt_types
+from ansible_collections.novalite.compute.plugins.module_utils._libvirt.capabilities_xml import (
+    host_cpu,
+    host_cpu_xml,
+    required_features,
+    virt_types,
+)
 from ansible_collections.novalite.compute.plugins.module_utils._libvirt.domain_xml import Domain
 from ansible_collections.novalite.compute.plugins.module_utils._libvirt.guest import Guest
 from ansible_collections.novalite.compute.plugins.module_utils._libvirt.libvirt_errors import (
@@ -173,8 +178,24 @@ class Host(object):
             info = self.conn.getInfo()
             text = self.conn.getCapabilities()
         cpu = host_cpu(text)
+        cpu_xml = host_cpu_xml(text)
+        if cpu_xml is not None:
+            cpu['features'] = self._all_cpu_features(cpu_xml, cpu['features'])
         return {'memory_mb': int(info[1]), 'vcpus': int(info[2]), 'arch': cpu['arch'],
                 'virt_types': virt_types(text, cpu['arch']) if cpu['arch'] else [], 'cpu': cpu}
+
+    def _all_cpu_features(self, cpu_xml, listed):
+        """Every feature of the host CPU, its model's own included.
+        Capabilities list only the features beyond the model, so two hosts'
+        lists compare only when their models are the same; libvirt's baseline
+        of the one CPU with expanded features lists them all (less those only
+        the host's OS sets, such as osxsave: the listed ones are kept too). A
+        libvirt that cannot expand keeps the listed ones."""
+        try:
+            expanded = self.conn.baselineCPU([cpu_xml], libvirt.VIR_CONNECT_BASELINE_CPU_EXPAND_FEATURES)
+        except libvirt.libvirtError:
+            return listed
+        return sorted(set(required_features(expanded)) | set(listed)) if expanded else listed
 
     def free_memory_mb(self):
         with libvirt_errors('reading free host memory'):

@@ -16,7 +16,7 @@ from ansible_collections.novalite.compute.plugins.module_utils._common.spec impo
 from ansible_collections.novalite.compute.plugins.module_utils._module.hypervisor import Hypervisor, OnHypervisor
 from ansible_collections.novalite.compute.plugins.module_utils._module.runner import converge
 from ansible_collections.novalite.compute.plugins.module_utils._reconcile.fleet_policy import RECORD_FIELDS
-from ansible_collections.novalite.compute.plugins.module_utils._reconcile.policy import changes
+from ansible_collections.novalite.compute.plugins.module_utils._reconcile.policy import changes, concerns_other_hosts
 from ansible_collections.novalite.compute.plugins.module_utils._reconcile.reconcile import Reconciler, run_all
 
 REPORT_KEYS = ('compute_host', 'records', 'migrations')
@@ -79,6 +79,8 @@ class ReconcileModule(OnHypervisor):
         entries, orphans = self.reconciler.plan(mode, records, owners, only, fleet)
         files = self.reconciler.host_leftovers() if mode != 'sync' and not only else []
         result = {'changed': any(changes(e['actions']) for e in entries) or bool(files),
+                  'others_concerned': any(concerns_other_hosts(e['actions'], e.get('outcome') is not None, e['owner'],
+                                                               self.this_host) for e in entries),
                   'compute_host': self.this_host, 'mode': mode, 'plan': [self._view(e) for e in entries],
                   'orphans': orphans, 'leftovers': files, 'results': [], 'errors': 0,
                   'report': self.reconciler.report(records),

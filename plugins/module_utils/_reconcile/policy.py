@@ -63,6 +63,24 @@ def changes(actions):
     return any(a.kind != 'note' for a in actions)
 
 
+# kinds that settle an instance on this host alone: once done, no other
+# host's reconcile decides anything differently
+HOST_LOCAL = frozenset(('record_power_state', 'sync_stop', 'force_stop', 'start', 'stop', 'resume', 'reboot',
+                        'clear_task_state'))
+
+
+def concerns_other_hosts(actions, in_move, owner, this_host):
+    """Whether doing ``actions`` can change what another host's reconcile
+    decides, so that the playbook needs its second round: any change to an
+    instance in an unfinished move (``in_move``) or owned by another host,
+    and any change other than a host-local one (``HOST_LOCAL``: a power
+    correction, a reboot, a cleared task state) to the others."""
+    changing = [a for a in actions if a.kind != 'note']
+    if in_move or owner != this_host:
+        return bool(changing)
+    return any(a.kind not in HOST_LOCAL for a in changing)
+
+
 # kinds that only correct the record (sync_stop: when the domain is already off)
 RECORD_ONLY = frozenset(('note', 'record_power_state', 'set_error', 'clear_task_state'))
 

@@ -11,7 +11,12 @@ import pytest
 
 from ansible_collections.novalite.compute.plugins.module_utils._common.errors import InvalidInput, RecordCorrupt
 from ansible_collections.novalite.compute.plugins.module_utils._host.module import validate_reason
-from ansible_collections.novalite.compute.plugins.module_utils._libvirt.capabilities_xml import host_cpu, virt_types
+from ansible_collections.novalite.compute.plugins.module_utils._libvirt.capabilities_xml import (
+    host_cpu,
+    host_cpu_xml,
+    required_features,
+    virt_types,
+)
 from ansible_collections.novalite.compute.plugins.module_utils._store.host_service import HostServiceStore
 from ansible_collections.novalite.compute.plugins.module_utils._store.paths import InstancePaths
 
@@ -42,6 +47,17 @@ def test_the_host_cpu_and_virt_types_of_its_architecture():
 
 def test_capabilities_without_a_host_cpu():
     assert host_cpu('<capabilities><host/></capabilities>')['features'] == []
+    assert host_cpu_xml('<capabilities><host/></capabilities>') is None
+
+
+def test_the_host_cpu_element_for_a_baseline_and_the_features_a_baseline_requires():
+    cpu_xml = host_cpu_xml(CAPABILITIES)
+    assert cpu_xml.startswith('<cpu>') and '<model>Skylake-Client</model>' in cpu_xml
+    assert required_features(cpu_xml) == ['aes', 'avx2', 'vmx']      # no policy: required
+    expanded = ("<cpu mode='custom' match='exact'><model fallback='forbid'>kvm64</model>"
+                "<feature policy='require' name='fpu'/><feature policy='disable' name='svm'/>"
+                "<feature policy='force' name='sse2'/><feature policy='optional' name='pcid'/><feature/></cpu>")
+    assert required_features(expanded) == ['fpu', 'sse2']
 
 
 def test_a_host_is_enabled_until_disabled_and_each_host_keeps_its_own(tmp_path):
