@@ -14,19 +14,15 @@ from ansible_collections.novalite.compute.plugins.module_utils._placement.host_p
     normalise_requests,
     request_needs,
 )
+from ansible_collections.novalite.compute.tests.unit.module_utils._placement import placement_data as data
 
 
 def host(name='hv1', **fields):
-    data = {'compute_host': name, 'virt_types': ['kvm', 'qemu'], 'arch': 'x86_64',
-            'memory_mb': 16384, 'vcpus': 8, 'disk_gb': 500}
-    data.update(fields)
-    return data
+    return data.host(name, **dict({'arch': 'x86_64'}, **fields))
 
 
 def request(name='web1', **fields):
-    data = {'name': name, 'flavor': {'vcpus': 2, 'memory_mb': 2048, 'root_gb': 20}}
-    data.update(fields)
-    return data
+    return data.request(name, vcpus=2, memory_mb=2048, root_gb=20, **fields)
 
 
 def reason_for(host_fields, request_fields, options=None):

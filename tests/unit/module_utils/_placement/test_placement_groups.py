@@ -10,30 +10,22 @@ import pytest
 
 from ansible_collections.novalite.compute.plugins.module_utils._placement.group_policy import same_instance
 from ansible_collections.novalite.compute.plugins.module_utils._placement.placement_policy import place
+from ansible_collections.novalite.compute.tests.unit.module_utils._placement import placement_data as data
 
 
 def host(name, memory_mb=16384, instances=(), **fields):
-    data = {'compute_host': name, 'virt_types': ['kvm'], 'memory_mb': memory_mb, 'vcpus': 8, 'disk_gb': 500,
-            'instances': list(instances)}
-    data.update(fields)
-    return data
+    return data.host(name, memory_mb, **dict({'virt_types': ['kvm'], 'instances': list(instances)}, **fields))
 
 
-def member(name, group='web', policy='anti-affinity', uuid=None):
-    return {'uuid': uuid, 'name': name, 'server_group': group, 'server_group_policy': policy}
+member = data.member
+hosts_of = data.hosts_of
 
 
 def request(name, group='web', policy=None, **fields):
     metadata = {'server_group': group}
     if policy:
         metadata['server_group_policy'] = policy
-    data = {'name': name, 'flavor': {'vcpus': 1, 'memory_mb': 1024}, 'metadata': metadata if group else {}}
-    data.update(fields)
-    return data
-
-
-def hosts_of(result):
-    return [placement['host'] for placement in result['placements']]
+    return data.request(name, **dict({'metadata': metadata if group else {}}, **fields))
 
 
 @pytest.mark.parametrize('hosts, requests, options, placed', [

@@ -16,19 +16,15 @@ from ansible_collections.novalite.compute.plugins.module_utils._placement.host_p
     resource_capacity,
 )
 from ansible_collections.novalite.compute.plugins.module_utils._placement.placement_policy import place
+from ansible_collections.novalite.compute.tests.unit.module_utils._placement import placement_data as data
 
 
 def host(name='hv1', **fields):
-    data = {'compute_host': name, 'virt_types': ['kvm', 'qemu'], 'arch': 'x86_64',
-            'memory_mb': 16384, 'vcpus': 8, 'disk_gb': 500}
-    data.update(fields)
-    return data
+    return data.host(name, **dict({'arch': 'x86_64'}, **fields))
 
 
 def request(name='web1', **fields):
-    data = {'name': name, 'flavor': {'vcpus': 2, 'memory_mb': 2048, 'root_gb': 20}}
-    data.update(fields)
-    return data
+    return data.request(name, vcpus=2, memory_mb=2048, root_gb=20, **fields)
 
 
 def without(data, field):

@@ -10,25 +10,17 @@ import copy
 import pytest
 
 from ansible_collections.novalite.compute.plugins.module_utils._placement.placement_policy import place
+from ansible_collections.novalite.compute.tests.unit.module_utils._placement import placement_data as data
 
 GIB = 1024
 
 
-def host(name, memory_mb=16384, vcpus=8, disk_gb=500, **fields):
-    data = {'compute_host': name, 'virt_types': ['kvm', 'qemu'], 'memory_mb': memory_mb, 'vcpus': vcpus,
-            'disk_gb': disk_gb}
-    data.update(fields)
-    return data
+host = data.host
+hosts_of = data.hosts_of
 
 
 def request(name, memory_mb=1024, vcpus=1, root_gb=10, **fields):
-    data = {'name': name, 'flavor': {'vcpus': vcpus, 'memory_mb': memory_mb, 'root_gb': root_gb}}
-    data.update(fields)
-    return data
-
-
-def hosts_of(result):
-    return [placement['host'] for placement in result['placements']]
+    return data.request(name, vcpus, memory_mb, root_gb, **fields)
 
 
 @pytest.mark.parametrize('hosts, requests, options, placed', [

@@ -9,18 +9,14 @@ import pytest
 
 from ansible_collections.novalite.compute.plugins.module_utils._placement.placement_policy import place
 from ansible_collections.novalite.compute.plugins.module_utils._placement.weigher_policy import best_host, scaled
+from ansible_collections.novalite.compute.tests.unit.module_utils._placement import placement_data as data
 
 
 def host(name, memory_mb=16384, vcpus=8, disk_gb=500, **fields):
-    data = {'compute_host': name, 'virt_types': ['kvm'], 'memory_mb': memory_mb, 'vcpus': vcpus, 'disk_gb': disk_gb}
-    data.update(fields)
-    return data
+    return data.host(name, memory_mb, vcpus, disk_gb, **dict({'virt_types': ['kvm']}, **fields))
 
 
-def request(name='web1', **fields):
-    data = {'name': name, 'flavor': {'vcpus': 1, 'memory_mb': 1024}}
-    data.update(fields)
-    return data
+request = data.request
 
 
 def placement(hosts, options=None, wanted=None):
