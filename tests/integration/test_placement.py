@@ -5,6 +5,7 @@ source; a third inventory host, C, a logical hypervisor on A's libvirtd with
 its own compute_host and instances_path, is disabled), and a request that
 fits nowhere is refused with every host's reason before anything moves."""
 
+import json
 import os
 import subprocess
 
@@ -103,6 +104,14 @@ def test_dest_host_auto_moves_to_the_only_host_that_fits(hosts):
     assert 'NoValidHost' in too_big.stdout or 'fit on no host' in too_big.stdout, too_big.stdout[-3000:]
     assert 'hostC: disabled: maintenance window' in too_big.stdout and 'hostA: excluded' in too_big.stdout
     assert 'hostB: needs 16777216 MiB of RAM' in too_big.stdout
+    assert hosts.record(hosts.a_path, uuid)['host'] == 'hostA' and uuid not in hosts.domains(hosts.conn_b)
+
+    # a host variable reserves B's whole memory for its other users: nothing fits there any more
+    b_memory = hosts.conn_b.getInfo()[1]
+    reserved = hosts.playbook('-e', 'instance=' + inst['name'],
+                              '-e', json.dumps({'novalite_reserved': {'memory_mb': b_memory}}), dest='auto')
+    assert reserved.returncode != 0
+    assert 'MiB x 1.0 ratio - %d reserved' % b_memory in reserved.stdout, reserved.stdout[-3000:]
     assert hosts.record(hosts.a_path, uuid)['host'] == 'hostA' and uuid not in hosts.domains(hosts.conn_b)
 
     moved = hosts.playbook('-e', 'instance=' + inst['name'], '-e', 'confirm=true', dest='auto')

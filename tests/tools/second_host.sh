@@ -29,61 +29,14 @@ install -m 0600 -o "$user" -g "$user" "$key.pub" "$home/.ssh/authorized_keys"
 install -d -m 0755 "$sshd_dir" /run/sshd
 [ -f /etc/ssh/ssh_host_ed25519_key ] || ssh-keygen -q -A
 
-# local_sshd NAME PORT < extra-config: an sshd of our own on 127.0.0.1:PORT
-# (no systemd needed) with the settings both test hosts share plus the lines
-# on stdin; started unless it already runs. Its host key is written to
-# $sshd_dir/NAME.known_hosts.
-local_sshd() {
-    local name=$1 listen=$2 pidfile=$sshd_dir/$1.pid
-    {
-        cat <<CONF
-Port $listen
-ListenAddress 127.0.0.1
-HostKey /etc/ssh/ssh_host_ed25519_key
-PidFile $pidfile
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PubkeyAuthentication yes
-UsePAM no
-MaxStartups 50:30:100
-MaxSessions 50
-CONF
-        cat
-    } > "$sshd_dir/${name}_config"
-    # A pid file left by an earlier boot of this machine can name a process
-    # that is now something else: only an sshd run with this config counts.
-    if ! ours "$pidfile" "$sshd_dir/${name}_config"; then
-        rm -f "$pidfile"
-        /usr/sbin/sshd -f "$sshd_dir/${name}_config" -E "$sshd_dir/$name.log"
-    fi
-    for _ in $(seq 100); do
-        ssh-keyscan -p "$listen" -t ed25519 127.0.0.1 > "$sshd_dir/$name.known_hosts" 2>/dev/null \
-            && [ -s "$sshd_dir/$name.known_hosts" ] && return 0
-        sleep 0.1
-    done
-    echo "second_host.sh: the test sshd '$name' does not answer on 127.0.0.1:$listen; its log:" >&2
-    cat "$sshd_dir/$name.log" >&2 || true
-    return 1
-}
-
-# ours PIDFILE CONFIG: the pid file names a live sshd started with CONFIG.
-ours() {
-    local pid
-    [ -f "$1" ] || return 1
-    pid=$(cat "$1")
-    [ -r "/proc/$pid/cmdline" ] || return 1
-    tr '\0' ' ' < "/proc/$pid/cmdline" | grep -qF -- "-f $2"
-}
+. "$(dirname "$0")/local_sshd.sh"
 
 local_sshd sshd "$port" <<CONF
 AllowUsers $user
 PermitRootLogin no
 Subsystem sftp /usr/lib/openssh/sftp-server
 CONF
-touch /root/.ssh/known_hosts
-grep -v '^\[127.0.0.1\]:2222 ' /root/.ssh/known_hosts > /root/.ssh/known_hosts.tmp || true
-cat "$sshd_dir/sshd.known_hosts" >> /root/.ssh/known_hosts.tmp
-mv /root/.ssh/known_hosts.tmp /root/.ssh/known_hosts
+root_trusts sshd "$port"
 
 # Its QEMU takes live migrations on ports of its own (host A keeps libvirt's
 # 49152-49215, host C 49300-49363): all three share one network namespace.
@@ -95,20 +48,8 @@ if ! cmp -s "$home/.config/libvirt/qemu.conf.new" "$home/.config/libvirt/qemu.co
 fi
 rm -f "$home/.config/libvirt/qemu.conf.new"
 
-# The user's own libvirtd, started for good: the one libvirt spawns on the
-# first client connection exits after 120 idle seconds (--timeout=120), long
-# before the migration tests run. Replace such a short-lived one.
-ssh -o BatchMode=yes -i "$key" -p "$port" "$user@127.0.0.1" "RESTART=${restart_b:-0}" bash -s <<'REMOTE'
-set -eu
-for pid in $(pgrep -u "$(id -u)" -x libvirtd || true); do
-    if [ "$RESTART" = 1 ] || tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q -- '--timeout'; then
-        kill "$pid"
-        while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
-    fi
-done
-pgrep -u "$(id -u)" -x libvirtd >/dev/null || /usr/sbin/libvirtd -d
-virsh -q -c qemu:///session list --all >/dev/null
-REMOTE
+# The user's own libvirtd, started for good (restarted when its qemu.conf changed).
+user_libvirtd "$key" "$port" "$user" "${restart_b:-0}"
 
 # Host A's side, for migrations B -> A: a second sshd on 127.0.0.1:2223 that
 # admits only root, only with host B's own migration key, listed in a file of

@@ -81,6 +81,7 @@ ACTION_RECONCILE = 'reconcile'
 ACTION_MIGRATE = 'migrate'
 ACTION_LIVE_MIGRATE = 'live-migration'
 ACTION_EVACUATE = 'evacuate'
+ACTION_SERVICE = 'service'           # hypervisor_service setting this host's flag
 # Action events of a move, as Nova names them (one per compute step).
 EVENT_PREP_RESIZE = 'compute_prep_resize'
 EVENT_RESIZE_INSTANCE = 'compute_resize_instance'

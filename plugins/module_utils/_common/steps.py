@@ -54,6 +54,9 @@ STEPS = {
     # only recreates what can be recreated without loss
     st.ACTION_EVACUATE: ('claim', 'fetch image', 'create disks', 'config drive', 'guest xml', 'define domain',
                          'start domain', 'wait for running', 'finish'),
+    # hypervisor_service: the new state written to a temporary file, not yet
+    # renamed over the old one
+    st.ACTION_SERVICE: ('write service state',),
     # state_reconcile: one step per kind of action it takes (the action's
     # own operation, a stop or a reboot say, then has its steps as well)
     st.ACTION_RECONCILE: ('destroy_domain', 'complete_deletion', 'set_error', 'clear_task_state',

@@ -11,6 +11,8 @@ own. Written crash-safely like a record.
 
 from __future__ import annotations
 
+from ansible_collections.novalite.compute.plugins.module_utils._common import states
+from ansible_collections.novalite.compute.plugins.module_utils._common.failpoints import name_of, reached
 from ansible_collections.novalite.compute.plugins.module_utils._store.records import atomic_write_json, read_json_record, utcnow
 
 SERVICE_FIELDS = ('compute_host', 'enabled', 'disabled_reason', 'updated_at')
@@ -39,5 +41,6 @@ class HostServiceStore(object):
         service = {'compute_host': self.compute_host, 'enabled': bool(enabled),
                    'disabled_reason': None if enabled else reason, 'updated_at': utcnow()}
         self.paths.ensure_layout()
-        atomic_write_json(self.paths.host_service(self.compute_host), service)
+        atomic_write_json(self.paths.host_service(self.compute_host), service,
+                          before_rename=lambda: reached(name_of(states.ACTION_SERVICE, 'write service state')))
         return service

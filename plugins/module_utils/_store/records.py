@@ -134,12 +134,14 @@ class InstanceRecord(object):
         return '%s (%s)' % (self.name, self.uuid)
 
 
-def atomic_write_json(path, data, mode=0o600):
+def atomic_write_json(path, data, mode=0o600, before_rename=None):
     """Write JSON so that a crash leaves either the old or the new file (and
-    perhaps a ``.tmp-*`` file, which state_reconcile removes)."""
+    perhaps a ``.tmp-*`` file, which state_reconcile removes).
+    ``before_rename`` is called once the new file is durable, before it
+    replaces the old one (a crash point's place)."""
     directory = os.path.dirname(path)
     with directory_writers(directory):
-        _write_and_rename(path, data, mode)
+        _write_and_rename(path, data, mode, before_rename)
     dir_fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
@@ -147,7 +149,7 @@ def atomic_write_json(path, data, mode=0o600):
         os.close(dir_fd)
 
 
-def _write_and_rename(path, data, mode):
+def _write_and_rename(path, data, mode, before_rename=None):
     fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=os.path.dirname(path))
     try:
         with os.fdopen(fd, 'w') as handle:
@@ -156,6 +158,8 @@ def _write_and_rename(path, data, mode):
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, mode)
+        if before_rename is not None:
+            before_rename()
         os.rename(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
