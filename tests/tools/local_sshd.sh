@@ -1,8 +1,10 @@
+# shellcheck shell=bash
 # Sourced by tests/tools/second_host.sh and benchmarks/fleet_hosts.sh: what
 # both need to make unix users of this machine into hypervisors reached over
 # SSH, as real hosts are - an sshd of our own per purpose (no systemd), root
 # trusting its host key, and each user's libvirtd started for good.
 # Needs: sshd_dir (where configs, pid files, logs and host keys go).
+: "${sshd_dir:?local_sshd.sh needs sshd_dir}"
 
 # local_sshd NAME PORT < extra-config: an sshd of our own on 127.0.0.1:PORT
 # with the settings every test sshd shares plus the lines on stdin; started
