@@ -35,8 +35,14 @@ CONF
 root_trusts fleet "$port"
 
 # each user's libvirtd for good (the one a first client spawns exits when idle)
+pids=()
 for n in $(seq -w 1 "$count"); do
     user_libvirtd "$key" "$port" "novalite-fleet-$n" &
+    pids+=("$!")
 done
-wait
+failed=0
+for pid in "${pids[@]}"; do
+    wait "$pid" || failed=$((failed + 1))
+done
+[ "$failed" = 0 ] || { echo "fleet_hosts.sh: $failed of $count libvirt daemons did not answer" >&2; exit 1; }
 echo "fleet_hosts.sh: $count hypervisors novalite-fleet-01..$count on 127.0.0.1:$port"

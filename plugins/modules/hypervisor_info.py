@@ -109,7 +109,7 @@ hypervisor:
       sample: {"memory_mb": 4096, "vcpus": 3, "disk_gb": 40.0}
     instances:
       description: The instances this host owns (not deleted) - C(uuid), C(name), C(vm_state), C(task_state),
-        C(flavor), C(virt_type), C(server_group), C(server_group_policy) (from their metadata), and
+        C(flavor), C(virt_type), C(locked), C(server_group), C(server_group_policy) (from their metadata), and
         C(power_state), what libvirt reported for its domain at this look (V(running), V(shutdown), ...; null
         when the domain is not defined here).
       type: list

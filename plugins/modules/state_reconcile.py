@@ -136,10 +136,10 @@ results:
   elements: dict
 others_concerned:
   description:
-    - Whether what this run does (or, in check mode, would do) can change what another host's reconcile decides - a
-      step of an unfinished move, a change to an instance another host owns, anything but a power correction, a
-      reboot or a cleared task state. The reconcile playbook runs its second round only when some host says so
-      (or an instance failed).
+    - Whether what this run does (or, in check mode, would do) can leave work for another pass - a step of an
+      unfinished move, a change to an instance another host owns, anything but a power correction, a power
+      recovery or a reboot (a cleared task state leaves the power sync to the next pass). The reconcile playbook
+      runs its second round only when some host says so (or an instance failed).
   returned: always
   type: bool
 errors:

@@ -57,6 +57,7 @@ class Lane(object):
     extra problems after recovery; ``reset()`` gets it ready for the next."""
 
     points = ()
+    has_instance = True         # the instance invariants apply after recovery
 
     def __init__(self, suite, variant, index):
         self.suite = suite
@@ -761,10 +762,18 @@ class ServiceLane(Lane):
     new state is durable in a temporary file and before it replaces the old
     one. After recovery the flag is as it was (enabled; never torn), no
     temporary file is left, and the module then sets it and converges. The
-    lane has no instance: it checks the flag instead."""
+    lane has no instance: it checks the flag instead. One variant only: a
+    power loss adds nothing (the temporary file is durable before the crash
+    point), and two lanes would set the same flag at once."""
 
     points = tuple(name_of('service', step) for step in STEPS['service'])
+    has_instance = False
     REASON = 'crash test'
+
+    def __init__(self, suite, variant, index):
+        super().__init__(suite, variant, index)
+        if variant != 'process':
+            self.points = ()
 
     def store(self):
         return HostServiceStore(InstancePaths(self.a.path), self.a.name)
@@ -871,7 +880,7 @@ class Suite(object):
                 if verdict == 'killed':
                     if rc != 0:
                         problems.append('recovery failed: %s' % out[-1500:])
-                    if lane.uuid is not None:
+                    if lane.has_instance:
                         found, _owner = harness.invariants((self.a, self.b, self.c), conns, lane.uuid,
                                                            expect_owner=lane.expect_owner(point))
                         problems += found

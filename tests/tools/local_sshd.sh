@@ -8,9 +8,11 @@
 
 # local_sshd NAME PORT < extra-config: an sshd of our own on 127.0.0.1:PORT
 # with the settings every test sshd shares plus the lines on stdin; started
-# unless it already runs. Its host key is written to $sshd_dir/NAME.known_hosts.
+# unless it already runs with that very configuration (one started with an
+# older one is replaced: sessions it has open go on). Its host key is
+# written to $sshd_dir/NAME.known_hosts.
 local_sshd() {
-    local name=$1 listen=$2 pidfile=$sshd_dir/$1.pid
+    local name=$1 listen=$2 pidfile=$sshd_dir/$1.pid config=$sshd_dir/${1}_config
     {
         cat <<CONF
 Port $listen
@@ -25,12 +27,19 @@ MaxStartups 100:30:200
 MaxSessions 100
 CONF
         cat
-    } > "$sshd_dir/${name}_config"
+    } > "$config.new"
     # A pid file left by an earlier boot of this machine can name a process
     # that is now something else: only an sshd run with this config counts.
-    if ! ours "$pidfile" "$sshd_dir/${name}_config"; then
+    if ours "$pidfile" "$config" && ! cmp -s "$config.new" "$config"; then
+        local old
+        old=$(cat "$pidfile")
+        kill "$old"
+        while kill -0 "$old" 2>/dev/null; do sleep 0.1; done
+    fi
+    mv "$config.new" "$config"
+    if ! ours "$pidfile" "$config"; then
         rm -f "$pidfile"
-        /usr/sbin/sshd -f "$sshd_dir/${name}_config" -E "$sshd_dir/$name.log"
+        /usr/sbin/sshd -f "$config" -E "$sshd_dir/$name.log"
     fi
     for _ in $(seq 100); do
         ssh-keyscan -p "$listen" -t ed25519 127.0.0.1 > "$sshd_dir/$name.known_hosts" 2>/dev/null \

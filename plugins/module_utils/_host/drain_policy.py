@@ -1,8 +1,8 @@
 # Copyright (c) 2026 novalite.compute contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """How a drain moves each instance off a host, pure: from the instances
-hypervisor_info reports (their vm_state, task_state and the power state
-libvirt reported at that look) and the drain's mode, a move for each one -
+hypervisor_info reports (their vm_state, task_state, locked flag and the
+power state libvirt reported at that look) and the drain's mode, a move for each one -
 live, cold, or none with the reason it stays. No libvirt, no Ansible."""
 
 from __future__ import annotations
@@ -40,9 +40,15 @@ def _stays(instance, mode):
         return 'it is %s: neither a live nor a cold move keeps its memory state (resume or stop it first)' % vm_state
     if vm_state not in (st.ACTIVE, st.STOPPED):
         return 'vm_state %s is not one a drain moves' % vm_state
+    if instance.get('locked'):
+        return 'it is locked (unlock it with libvirt_instance locked=false)'
+    if vm_state == st.ACTIVE and not _runs(instance):
+        # a cold move would start it on the destination (it is recorded
+        # active), and a guest libvirt holds paused would lose its memory
+        return 'recorded active, but libvirt reports %s: run the reconcile playbook (it syncs the record), ' \
+               'then drain again' % (instance.get('power_state') or 'no domain')
     if mode == 'live' and not _runs(instance):
-        return 'mode live moves only running instances (this one is %s, libvirt reports %s)' % (
-            vm_state, instance.get('power_state') or 'no domain')
+        return 'mode live moves only running instances (this one is %s)' % vm_state
     return None
 
 
@@ -51,8 +57,6 @@ def _how(instance, mode):
         return 'cold', 'mode cold'
     if _runs(instance):
         return 'live', 'running'
-    if instance.get('vm_state') == st.ACTIVE:
-        return 'cold', 'recorded active, but libvirt reports %s' % (instance.get('power_state') or 'no domain')
     return 'cold', 'stopped'
 
 
@@ -60,10 +64,12 @@ def drain_plan(instances, mode='auto'):
     """One entry per instance, in the order given: ``name``, ``uuid``,
     ``how`` (``live``, ``cold`` or None when it stays) and ``reason``.
 
-    auto moves what libvirt sees running live and everything else cold;
-    live moves only what runs; cold moves everything cold. Whatever mode,
-    an instance with an operation in progress, in error, building, resized
-    (a confirm pending), rescued, deleted, paused or suspended stays."""
+    auto moves what libvirt sees running live and what is stopped cold;
+    live moves only what runs; cold moves both cold. Whatever mode, an
+    instance stays when an operation is in progress, when it is in error,
+    building, resized (a confirm pending), rescued, deleted, paused,
+    suspended or locked, and when it is recorded active while libvirt
+    reports its domain not running (the record is stale: reconcile first)."""
     if mode not in MODES:
         raise ValueError('mode must be one of %s, got %r' % (', '.join(MODES), mode))
     plan = []

@@ -14,7 +14,7 @@ from ansible_collections.novalite.compute.plugins.module_utils._store.host_servi
 from ansible_collections.novalite.compute.plugins.module_utils._store.paths import filesystem_space
 
 USAGE_FIELDS = ('uuid', 'name', 'host', 'vm_state', 'task_state', 'flavor', 'old_flavor', 'new_flavor', 'metadata',
-                'migration', 'virt_type')
+                'migration', 'virt_type', 'locked')
 
 
 class HostFacts(OnHypervisor):

@@ -43,6 +43,7 @@ def _add(total, claim):
 def _instance_view(record):
     metadata = record.get('metadata') or {}
     view = dict((field, record.get(field)) for field in ('uuid', 'name', 'vm_state', 'task_state', 'flavor', 'virt_type'))
+    view['locked'] = bool(record.get('locked'))
     view.update((key, metadata.get(key)) for key in GROUP_KEYS)
     return view
 

@@ -64,8 +64,9 @@ class ReconcileModule(OnHypervisor):
         result, done = outcome[0], outcome[1]
         if done is None:
             return result
-        results, errors, removed = done
+        results, errors, removed, done_concerns = done
         result.update(results=results, errors=errors, leftovers_removed=removed,
+                      others_concerned=result['others_concerned'] or done_concerns,
                       changed=any(r.get('done') and any(a['action'] != 'note' for a in r['done']) for r in results)
                       or errors > 0 or bool(removed))
         if errors and self.params['fail_on_error']:
@@ -79,8 +80,7 @@ class ReconcileModule(OnHypervisor):
         entries, orphans = self.reconciler.plan(mode, records, owners, only, fleet)
         files = self.reconciler.host_leftovers() if mode != 'sync' and not only else []
         result = {'changed': any(changes(e['actions']) for e in entries) or bool(files),
-                  'others_concerned': any(concerns_other_hosts(e['actions'], e.get('outcome') is not None, e['owner'],
-                                                               self.this_host) for e in entries),
+                  'others_concerned': any(self._concerns_others(e, [a.kind for a in e['actions']]) for e in entries),
                   'compute_host': self.this_host, 'mode': mode, 'plan': [self._view(e) for e in entries],
                   'orphans': orphans, 'leftovers': files, 'results': [], 'errors': 0,
                   'report': self.reconciler.report(records),
@@ -96,7 +96,15 @@ class ReconcileModule(OnHypervisor):
             return result, None
         results, errors = run_all(self.reconciler, entries, mode)
         removed = self.reconciler.remove_host_leftovers() if files else []
-        return result, (results, errors, removed)
+        # what was done under the locks may differ from what the look planned
+        by_uuid = dict((e['uuid'], e) for e in entries)
+        done_concerns = any(self._concerns_others(by_uuid[r['uuid']], [a['action'] for a in r['done']])
+                            for r in results if r.get('done') and r['uuid'] in by_uuid)
+        return result, (results, errors, removed, done_concerns)
+
+    def _concerns_others(self, entry, kinds):
+        """``concerns_other_hosts`` for the actions ``kinds`` of the plan entry ``entry``."""
+        return concerns_other_hosts(kinds, entry.get('outcome') is not None, entry['owner'], self.this_host)
 
     @staticmethod
     def _view(entry):

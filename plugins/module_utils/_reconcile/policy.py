@@ -63,22 +63,23 @@ def changes(actions):
     return any(a.kind != 'note' for a in actions)
 
 
-# kinds that settle an instance on this host alone: once done, no other
-# host's reconcile decides anything differently
-HOST_LOCAL = frozenset(('record_power_state', 'sync_stop', 'force_stop', 'start', 'stop', 'resume', 'reboot',
-                        'clear_task_state'))
+# kinds that settle an instance on this host alone: once done, the record
+# and the domain agree and no other host's reconcile decides anything
+# differently. Not clear_task_state: in mode both the power sync waits for a
+# pass in which recovery changes nothing, so it leaves work for round 2.
+HOST_LOCAL = frozenset(('record_power_state', 'sync_stop', 'force_stop', 'start', 'stop', 'resume', 'reboot'))
 
 
-def concerns_other_hosts(actions, in_move, owner, this_host):
-    """Whether doing ``actions`` can change what another host's reconcile
-    decides, so that the playbook needs its second round: any change to an
-    instance in an unfinished move (``in_move``) or owned by another host,
-    and any change other than a host-local one (``HOST_LOCAL``: a power
-    correction, a reboot, a cleared task state) to the others."""
-    changing = [a for a in actions if a.kind != 'note']
+def concerns_other_hosts(kinds, in_move, owner, this_host):
+    """Whether doing the actions of ``kinds`` (their names) can leave work
+    for the reconcile playbook's second round: any change to an instance in
+    an unfinished move (``in_move``) or owned by another host, and any
+    change other than a host-local one (``HOST_LOCAL``: a power correction,
+    a power recovery, a reboot) to the others."""
+    changing = [kind for kind in kinds if kind != 'note']
     if in_move or owner != this_host:
         return bool(changing)
-    return any(a.kind not in HOST_LOCAL for a in changing)
+    return any(kind not in HOST_LOCAL for kind in changing)
 
 
 # kinds that only correct the record (sync_stop: when the domain is already off)

@@ -20,16 +20,20 @@ ROWS = [
     (instance(), 'auto', 'live', 'running'),
     (instance('stopped', 'shutdown'), 'auto', 'cold', 'stopped'),
     (instance('stopped', None), 'auto', 'cold', 'stopped'),
-    # the record says active, libvirt does not: a live move would be refused
-    (instance('active', 'shutdown'), 'auto', 'cold', 'libvirt reports shutdown'),
-    (instance('active', 'crashed'), 'auto', 'cold', 'libvirt reports crashed'),
-    (instance('active', None), 'auto', 'cold', 'no domain'),
-    (instance('active', 'paused'), 'auto', 'cold', 'libvirt reports paused'),
+    # the record says active, libvirt does not: a live move would be refused, a
+    # cold one would start it on the destination (or lose a paused guest's memory)
+    (instance('active', 'shutdown'), 'auto', None, 'libvirt reports shutdown: run the reconcile playbook'),
+    (instance('active', 'crashed'), 'auto', None, 'libvirt reports crashed'),
+    (instance('active', None), 'auto', None, 'no domain'),
+    (instance('active', 'paused'), 'auto', None, 'libvirt reports paused'),
+    (instance('active', 'paused'), 'cold', None, 'libvirt reports paused'),
+    (instance('active', 'shutdown'), 'live', None, 'libvirt reports shutdown'),
     (instance(), 'live', 'live', 'running'),
     (instance('stopped', 'shutdown'), 'live', None, 'mode live moves only running'),
-    (instance('active', 'shutdown'), 'live', None, 'libvirt reports shutdown'),
     (instance(), 'cold', 'cold', 'mode cold'),
     (instance('stopped', 'shutdown'), 'cold', 'cold', 'mode cold'),
+    (dict(instance(), locked=True), 'auto', None, 'locked'),
+    (dict(instance('stopped', 'shutdown'), locked=True), 'cold', None, 'locked'),
     # whatever the mode, these stay
     (instance(task_state='rebooting'), 'auto', None, 'task_state rebooting'),
     (instance('error', task_state='migrating'), 'auto', None, 'task_state migrating'),

@@ -119,8 +119,10 @@ def test_the_instances_carry_flavor_and_server_group_and_the_moves_are_listed():
                                virt_type='qemu'), record('b', vm_state='deleted')],
                        [migration('c', OTHER, HERE, 'migrating')], HERE)
     assert usage['instances'] == [{'uuid': 'a', 'name': 'vm-a', 'vm_state': 'active', 'task_state': None,
-                                   'flavor': SMALL, 'virt_type': 'qemu', 'server_group': 'web',
+                                   'flavor': SMALL, 'virt_type': 'qemu', 'locked': False, 'server_group': 'web',
                                    'server_group_policy': 'anti-affinity'}]
+    locked = host_usage([record('a', locked=True)], [], HERE)['instances'][0]
+    assert locked['locked'] is True
     assert [(m['instance_uuid'], m['status']) for m in usage['migrations']] == [('c', 'migrating')]
 
 

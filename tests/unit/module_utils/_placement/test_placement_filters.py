@@ -74,6 +74,8 @@ FEATURES = ['f%02d' % number for number in range(10)]
                  id='cpu-features-many-missing'),
     pytest.param({'cpu': {'model': 'Skylake-Client', 'features': ['avx2', 'sse4.2']}}, {'cpu_features': ['avx2']},
                  None, None, id='cpu-features-present'),
+    pytest.param({'cpu': {'features': ['sse4.2']}}, {'cpu_features': ['vmx', 'avx512f'], 'virt_type': 'qemu'}, None,
+                 None, id='cpu-features-ignored-under-tcg'),
     # 7. RAM
     pytest.param({'reserved': {'memory_mb': 512}, 'used': {'memory_mb': 14848}}, {}, None,
                  'needs 2048 MiB of RAM, 1024 MiB usable (16384 MiB x 1.0 ratio - 512 reserved - 14848 claimed)',

@@ -10,13 +10,16 @@ from ansible_collections.novalite.compute.plugins.module_utils._reconcile.policy
     HOST_LOCAL,
     Action,
     concerns_other_hosts,
+    recover,
+    sync,
 )
+from ansible_collections.novalite.compute.plugins.module_utils._store.records import InstanceRecord
 
 HERE, OTHER = 'hv1', 'hv2'
 
 
 def actions(*kinds):
-    return [Action(kind, 'because') for kind in kinds]
+    return list(kinds)
 
 
 ROWS = [
@@ -31,7 +34,8 @@ ROWS = [
     (('sync_stop',), False, HERE, False),
     (('force_stop',), False, HERE, False),
     (('resume',), False, HERE, False),
-    (('clear_task_state', 'note'), False, HERE, False),
+    # a cleared task state: the power sync waits for the next pass (round 2)
+    (('clear_task_state', 'note'), False, HERE, True),
     # a deletion, an error or a destroy can change another host's ownership view
     (('complete_deletion',), False, HERE, True),
     (('finish_deletion',), False, HERE, True),
@@ -57,3 +61,37 @@ def test_every_move_step_and_every_unknown_kind_needs_it():
     assert HOST_LOCAL < set(Action.KINDS)
     for kind in set(STEPS['reconcile']) - HOST_LOCAL:
         assert concerns_other_hosts(actions(kind), False, HERE, HERE), kind
+
+
+OBSERVED = {'defined': True, 'instance_dir': True, 'resize_dir': False, 'leftovers': []}
+
+
+@pytest.mark.parametrize('vm_state, task_state, power', [
+    ('active', 'image_snapshot', 'shutdown'),
+    ('active', 'resize_prep', 'crashed'),
+    ('stopped', 'image_uploading', 'running'),
+    ('active', 'powering-off', 'running'),
+    ('stopped', 'powering-on', 'shutdown'),
+    ('active', 'rebooting', 'shutdown'),
+    ('active', 'reboot_started_hard', 'running'),
+])
+def test_a_recovery_judged_local_leaves_no_sync_for_a_later_pass(vm_state, task_state, power):
+    """In mode both the sync runs only in a pass whose recovery changes
+    nothing. A recovery whose kinds are all host-local must leave the record
+    as the sync would want it; any other says round 2 is needed."""
+    record = InstanceRecord({'uuid': 'u1', 'name': 'vm1', 'host': HERE, 'vm_state': vm_state,
+                             'task_state': task_state, 'power_state': power})
+    observed = dict(OBSERVED, power_state=power)
+    recovery = recover(record, observed, HERE, HERE, False)
+    kinds = [a.kind for a in recovery]
+    if not concerns_other_hosts(kinds, False, HERE, HERE) and any(k != 'note' for k in kinds):
+        settled = {'stop': 'stopped', 'sync_stop': 'stopped', 'force_stop': 'stopped', 'start': 'active',
+                   'resume': 'active', 'reboot': 'active'}
+        acted = [settled[k] for k in kinds if k in settled]
+        after_vm = acted[-1] if acted else vm_state
+        # a power action leaves the domain as its vm_state says; anything else leaves it as it was
+        after_power = ('running' if after_vm == 'active' else 'shutdown') if acted else power
+        after = InstanceRecord({'uuid': 'u1', 'name': 'vm1', 'host': HERE, 'vm_state': after_vm, 'task_state': None,
+                                'power_state': after_power})
+        assert not [a for a in sync(after, dict(observed, power_state=after_power), HERE, HERE)
+                    if a.kind != 'note'], (kinds, after_vm)
