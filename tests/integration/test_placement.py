@@ -172,3 +172,57 @@ def test_a_drain_empties_host_a_onto_b_running_guests_live_stopped_ones_cold(hos
     enabled = maintenance(hosts, '-e', 'host=hostA', '-e', 'action=enable')
     assert enabled.returncode == 0, enabled.stdout[-3000:]
     assert hosts.module('hostA', 'hypervisor_info', {})['hypervisor']['enabled'] is True
+
+
+def instance_role(hosts, tmp_path, entries, candidates=('hostA', 'hostB')):
+    """The instance role in placement mode, on the controller, over ``candidates``."""
+    play = [{'hosts': 'localhost', 'gather_facts': False, 'tasks': [
+        {'name': 'Converge the instances wherever they are or fit',
+         'ansible.builtin.include_role': {'name': 'novalite.compute.instance'},
+         'vars': {'instance_placement': True, 'instance_candidates': list(candidates),
+                  'instance_defaults': {'virt_type': os.environ['NOVALITE_VIRT_TYPE']}, 'instance_list': entries}},
+        {'name': 'Where each one is', 'ansible.builtin.debug': {'msg': 'PLACED {{ instance_placed | to_json }}'}}]}]
+    path = tmp_path / 'instances.yml'
+    path.write_text(json.dumps(play))
+    return subprocess.run(['ansible-playbook', '-i', hosts.inventory, str(path)], capture_output=True, text=True,
+                          timeout=900, check=False, env=dict(os.environ, ANSIBLE_NOCOLOR='1'))
+
+
+def placed(stdout):
+    line = [text for text in stdout.splitlines() if '"msg": "PLACED ' in text][-1]
+    return json.loads(json.loads('{%s}' % line.strip())['msg'][len('PLACED '):])
+
+
+def test_the_instance_role_places_new_instances_and_finds_them_again(hosts, tmp_path):
+    entry = {'name': hosts.prefix + '-r', 'state': 'stopped', 'flavor': {'vcpus': 1, 'memory_mb': 64},
+             'image': {'url': 'file://' + os.environ['NOVALITE_TEST_IMAGE']}}
+    disabled = hosts.module('hostA', 'hypervisor_service', {'enabled': False, 'disabled_reason': 'full'})
+    assert disabled['changed'], disabled
+
+    # a new instance that fits nowhere: refused before anything is built
+    too_big = instance_role(hosts, tmp_path, [dict(entry, flavor={'vcpus': 1, 'memory_mb': 16777216})])
+    assert too_big.returncode != 0 and 'hostA: disabled: full' in too_big.stdout, too_big.stdout[-3000:]
+    assert 'hostB: needs 16777216 MiB of RAM' in too_big.stdout, too_big.stdout[-3000:]
+    assert not [d for d in hosts.domains(hosts.conn_b).values() if d.name().startswith(hosts.prefix)]
+
+    # placed: A is disabled, B is the only host that fits
+    first = instance_role(hosts, tmp_path, [entry])
+    assert first.returncode == 0, first.stdout[-4000:]
+    assert placed(first.stdout) == {entry['name']: 'hostB'}
+    on_b = hosts.module('hostB', 'hypervisor_info', {})['hypervisor']['instances']
+    assert [(i['name'], i['vm_state']) for i in on_b] == [(entry['name'], 'stopped')]
+
+    # A enabled again (and emptier): the instance is found on B, not built again on A
+    assert hosts.module('hostA', 'hypervisor_service', {'enabled': True})['changed']
+    again = instance_role(hosts, tmp_path, [entry])
+    assert again.returncode == 0 and placed(again.stdout) == {entry['name']: 'hostB'}, again.stdout[-4000:]
+    assert 'changed=0' in again.stdout, again.stdout[-3000:]
+    assert hosts.module('hostA', 'hypervisor_info', {})['hypervisor']['instances'] == []
+
+    # absent: deleted where it is; absent again: nothing to do anywhere
+    gone = instance_role(hosts, tmp_path, [dict(entry, state='absent')])
+    assert gone.returncode == 0, gone.stdout[-4000:]
+    assert hosts.module('hostB', 'hypervisor_info', {})['hypervisor']['instances'] == []
+    nothing = instance_role(hosts, tmp_path, [dict(entry, state='absent')])
+    assert nothing.returncode == 0 and placed(nothing.stdout) == {} and 'changed=0' in nothing.stdout, \
+        nothing.stdout[-3000:]
